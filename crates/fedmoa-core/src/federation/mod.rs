@@ -1,0 +1,1 @@
+//! The federation loop (filled in next).

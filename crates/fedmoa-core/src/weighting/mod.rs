@@ -1,0 +1,1 @@
+//! Objective weighters (implementations of [`crate::ObjectiveWeighter`]).
