@@ -29,3 +29,4 @@ pub use reward::{FnReward, Prompt, Reference, RewardError, RewardFn, RewardRange
 pub use trainer::{EvalReport, LocalTrainer, RoundPlan, Split, TrainError};
 pub use update::{ClientUpdate, ObjectiveStats, Timings};
 pub use weighter::{GradientSignals, ObjectiveWeighter, Signals, StepSignals, WeighterError};
+pub use weighting::WeighterConfig;

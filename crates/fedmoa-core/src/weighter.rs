@@ -54,6 +54,9 @@ pub enum WeighterError {
     /// A signal held NaN or ±∞.
     #[error("non-finite value in signal {0}")]
     NonFinite(String),
+    /// A finite signal outside its domain (a saturation outside `[0, 1]`, a negative norm).
+    #[error("invalid signal: {0}")]
+    InvalidSignal(String),
     /// Saved state could not be restored.
     #[error("cannot restore weighter state: {0}")]
     BadState(String),

@@ -1,0 +1,191 @@
+//! JSONL metrics: one line per client step, per client reply and per round.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::FederationError;
+use crate::{ClientId, ClientUpdate, Rejection};
+
+/// A client dropped from a round, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dropped {
+    /// Which client.
+    pub client_id: ClientId,
+    /// The error, in words.
+    pub error: String,
+}
+
+/// What happened in one round (also the `"kind":"round"` JSONL line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundSummary {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Clients asked to train.
+    pub sampled: Vec<ClientId>,
+    /// Clients that replied with an update.
+    pub replied: Vec<ClientId>,
+    /// Clients that failed or timed out.
+    pub dropped: Vec<Dropped>,
+    /// Updates the aggregator rejected.
+    pub rejected: Vec<Rejection>,
+    /// Whether the global parameters changed this round.
+    pub aggregated: bool,
+    /// Why aggregation was skipped, if it was.
+    pub skip_reason: Option<String>,
+    /// Aggregation weight of each client.
+    pub weights: BTreeMap<ClientId, f32>,
+    /// Mean held-out accuracy the replying clients reported.
+    pub mean_client_accuracy: Option<f32>,
+    /// Metrics of the global evaluation hook, if any.
+    pub eval: BTreeMap<String, f64>,
+    /// Error of the global evaluation hook, if it failed.
+    pub eval_error: Option<String>,
+    /// Wall-clock seconds of the round.
+    pub secs: f64,
+}
+
+/// Appends JSON lines to a file.
+pub struct MetricsLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl MetricsLog {
+    /// Opens `path` for appending, first dropping every line whose `round` is after
+    /// `keep_through_round` (lines a crashed run wrote after its last checkpoint).
+    ///
+    /// # Errors
+    /// [`FederationError::Io`].
+    pub fn open(path: &Path, keep_through_round: u32) -> Result<Self, FederationError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)
+                .map_err(|e| FederationError::io("creating metrics directory", dir, e))?;
+        }
+        if path.exists() {
+            truncate_after_round(path, keep_through_round)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| FederationError::io("opening metrics", path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one line.
+    ///
+    /// # Errors
+    /// [`FederationError::Io`].
+    pub fn write(&mut self, value: &serde_json::Value) -> Result<(), FederationError> {
+        serde_json::to_writer(&mut self.out, value)
+            .map_err(|e| FederationError::io("writing metrics", &self.path, e.into()))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| FederationError::io("writing metrics", &self.path, e))
+    }
+
+    /// Writes a client's step lines and reply line for `round`.
+    ///
+    /// # Errors
+    /// [`FederationError::Io`].
+    pub fn write_client(&mut self, round: u32, u: &ClientUpdate) -> Result<(), FederationError> {
+        for (step, m) in u.step_metrics.iter().enumerate() {
+            let mut line = serde_json::json!({
+                "kind": "client_step", "round": round, "client": u.client_id, "step": step,
+            });
+            if let Some(obj) = line.as_object_mut() {
+                for (k, v) in m {
+                    obj.insert(k.clone(), finite_or_null(*v));
+                }
+            }
+            self.write(&line)?;
+        }
+        self.write(&serde_json::json!({
+            "kind": "client", "round": round, "client": u.client_id, "task": u.task,
+            "n_samples": u.n_samples, "accuracy": u.accuracy, "weights": u.weights,
+            "objectives": u.objectives, "timings": u.timings, "metrics": u.metrics,
+        }))
+    }
+
+    /// Writes the round line and flushes.
+    ///
+    /// # Errors
+    /// [`FederationError::Io`].
+    pub fn write_round(&mut self, summary: &RoundSummary) -> Result<(), FederationError> {
+        let mut line = serde_json::to_value(summary)
+            .map_err(|e| FederationError::io("writing metrics", &self.path, e.into()))?;
+        if let Some(obj) = line.as_object_mut() {
+            obj.insert("kind".into(), "round".into());
+        }
+        self.write(&line)?;
+        self.out
+            .flush()
+            .map_err(|e| FederationError::io("flushing metrics", &self.path, e))
+    }
+}
+
+fn finite_or_null(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+fn truncate_after_round(path: &Path, keep: u32) -> Result<(), FederationError> {
+    let file = File::open(path).map_err(|e| FederationError::io("reading metrics", path, e))?;
+    let mut kept = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| FederationError::io("reading metrics", path, e))?;
+        let round = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("round").and_then(serde_json::Value::as_u64));
+        if round.is_none_or(|r| r <= u64::from(keep)) {
+            kept.push(line);
+        }
+    }
+    let tmp = super::checkpoint::tmp_path(path);
+    let mut body = kept.join("\n");
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    fs::write(&tmp, body).map_err(|e| FederationError::io("rewriting metrics", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| FederationError::io("rewriting metrics", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_drops_lines_after_the_checkpointed_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.jsonl");
+        let mut log = MetricsLog::open(&path, 0).unwrap();
+        for r in 1..=4u32 {
+            log.write(&serde_json::json!({"kind": "round", "round": r}))
+                .unwrap();
+        }
+        drop(log);
+        let log = MetricsLog::open(&path, 2).unwrap();
+        drop(log);
+        let text = fs::read_to_string(&path).unwrap();
+        let rounds: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["round"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(rounds, vec![1, 2]);
+    }
+}
