@@ -1,1 +1,58 @@
-//! fedmoa-rewards.
+//! Rewards and tasks of fedmoa: what each client optimises, and what it is scored on.
+//!
+//! - [`math`]: a seeded generator of short word problems in five families, a GSM8K loader
+//!   and robust final-answer extraction.
+//! - [`code`]: a tiny, safe expression language (parser, interpreter with limits) and a
+//!   generator of "write f(x)" tasks graded by hidden cases.
+//! - [`rewards`]: the built-in [`fedmoa_core::RewardFn`] plugins (`math_accuracy`,
+//!   `code_pass_rate`, `code_syntax`, `format`, `length`, `reasoning`).
+//! - [`RewardConfig`], [`PluginConfig`], [`WeightedReward`] and [`RewardRegistry`]: reward
+//!   sets as TOML data, with user plugins registered next to the built-ins.
+//! - [`RewardSet`]: scores a batch with every objective, containing panics and NaN.
+//! - [`TaskMix`], [`Dataset`], [`ClientSpec`] and [`Scenario`]: per-client data and
+//!   heterogeneous objectives from a seed.
+//!
+//! ```
+//! use fedmoa_rewards::{RewardRegistry, Scenario};
+//!
+//! let scenario = Scenario::heterogeneous(2, 2, 7);
+//! let registry = RewardRegistry::with_builtins();
+//! scenario.validate(&registry)?;
+//! let client = &scenario.clients[0];
+//! let data = client.dataset(scenario.client_seed(0), 8, 2, 2)?;
+//! let rewards = client.reward_set(&registry)?;
+//! let batch: Vec<_> = data
+//!     .train
+//!     .iter()
+//!     .map(|p| (p, p.solution.as_deref().unwrap_or("")))
+//!     .collect();
+//! let scores = rewards.score_batch(&batch);
+//! // Reference solutions satisfy every objective of their client.
+//! assert!(scores.stats().iter().all(|s| s.satisfaction == 1.0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod code;
+pub mod completion;
+mod config;
+mod corpus;
+mod dataset;
+mod error;
+pub mod math;
+mod registry;
+pub mod rewards;
+mod scenario;
+mod score_matrix;
+mod scoring;
+pub mod seeded;
+mod task;
+
+pub use config::{PluginConfig, RewardConfig, WeightedReward};
+pub use corpus::tokenizer_corpus;
+pub use dataset::{Dataset, MAX_MISSES};
+pub use error::DataError;
+pub use registry::{RewardConstructor, RewardRegistry};
+pub use scenario::{ClientSpec, Scenario};
+pub use score_matrix::ScoreMatrix;
+pub use scoring::RewardSet;
+pub use task::{Gsm8kTaskConfig, MixComponent, TaskMix, TaskSpec};

@@ -1,0 +1,256 @@
+//! Building a client's train / validation / test prompts from a [`TaskMix`].
+
+use std::collections::HashSet;
+
+use fedmoa_core::{Prompt, Split};
+use rand::{Rng, RngExt};
+
+use crate::DataError;
+use crate::code::CodeGenerator;
+use crate::math::gsm8k::{DATA_DIR_VAR, data_dir};
+use crate::math::{Gsm8kProblem, MathGenerator, load_gsm8k};
+use crate::seeded::rng_for;
+use crate::task::{TaskMix, TaskSpec};
+
+/// A client's prompts; no prompt text appears twice, within or across splits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dataset {
+    /// Training prompts (ids `train-0`, `train-1`, …).
+    pub train: Vec<Prompt>,
+    /// Held-out prompts for the accuracy reported to the server (`valid-…`).
+    pub valid: Vec<Prompt>,
+    /// Test prompts for final reporting (`test-…`).
+    pub test: Vec<Prompt>,
+}
+
+impl Dataset {
+    /// The prompts of one split.
+    pub fn split(&self, split: Split) -> &[Prompt] {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation => &self.valid,
+            Split::Test => &self.test,
+        }
+    }
+
+    /// Every prompt text and reference solution (for training a tokenizer).
+    pub fn texts(&self) -> Vec<String> {
+        [&self.train, &self.valid, &self.test]
+            .into_iter()
+            .flatten()
+            .flat_map(|p| std::iter::once(p.text.clone()).chain(p.solution.clone()))
+            .collect()
+    }
+}
+
+/// Consecutive draws without a new distinct prompt after which a mix counts as exhausted.
+pub const MAX_MISSES: usize = 10_000;
+
+/// A ready-to-draw prompt source.
+enum Source {
+    Math(MathGenerator),
+    Code(CodeGenerator),
+    /// GSM8K problems in a seeded order, drawn without replacement.
+    Gsm8k(Vec<Gsm8kProblem>),
+}
+
+impl Source {
+    fn open<R: Rng + ?Sized>(spec: &TaskSpec, rng: &mut R) -> Result<Self, DataError> {
+        Ok(match spec {
+            TaskSpec::Math(c) => Source::Math(MathGenerator::new(c.clone())?),
+            TaskSpec::Code(c) => Source::Code(CodeGenerator::new(c.clone())?),
+            TaskSpec::Gsm8k(c) => {
+                let dir = match &c.dir {
+                    Some(dir) => dir.clone(),
+                    None => data_dir().ok_or(DataError::NoDataDir { var: DATA_DIR_VAR })?,
+                };
+                let mut problems = load_gsm8k(&c.split.path_in(&dir))?;
+                // Fisher–Yates with the dataset's RNG; drawn from the back.
+                for i in (1..problems.len()).rev() {
+                    problems.swap(i, rng.random_range(0..=i));
+                }
+                Source::Gsm8k(problems)
+            }
+        })
+    }
+
+    fn draw<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Option<Prompt> {
+        match self {
+            Source::Math(g) => Some(g.generate(rng).to_prompt("")),
+            Source::Code(g) => Some(g.generate(rng).to_prompt("")),
+            Source::Gsm8k(problems) => problems.pop().map(|p| p.to_prompt("")),
+        }
+    }
+}
+
+impl TaskMix {
+    /// Draws `n_train + n_valid + n_test` distinct prompts from the mix with `seed` and
+    /// splits them; the same seed gives the same dataset.
+    ///
+    /// # Errors
+    /// [`DataError::Config`] for an invalid mix, GSM8K loading errors, and
+    /// [`DataError::Exhausted`] when the sources cannot produce enough distinct prompts
+    /// (after [`MAX_MISSES`] draws in a row without a new one).
+    pub fn build_dataset(
+        &self,
+        seed: u64,
+        n_train: usize,
+        n_valid: usize,
+        n_test: usize,
+    ) -> Result<Dataset, DataError> {
+        self.validate()?;
+        let mut rng = rng_for(seed, 0);
+        let mut sources = self
+            .components()
+            .iter()
+            .map(|c| Source::open(&c.task, &mut rng))
+            .collect::<Result<Vec<_>, _>>()?;
+        let weights: Vec<f64> = self
+            .components()
+            .iter()
+            .map(|c| f64::from(c.weight))
+            .collect();
+        let total_weight: f64 = weights.iter().sum();
+        let total = n_train.saturating_add(n_valid).saturating_add(n_test);
+        // Preallocate modestly: an absurd request must fail with `Exhausted`, not abort.
+        let mut seen = HashSet::with_capacity(total.min(1 << 16));
+        let mut prompts = Vec::with_capacity(total.min(1 << 16));
+        let mut misses = 0;
+        while prompts.len() < total && misses < MAX_MISSES {
+            let k = weighted_index(&weights, rng.random_range(0.0..total_weight));
+            match sources[k].draw(&mut rng) {
+                Some(p) if seen.insert(p.text.clone()) => {
+                    prompts.push(p);
+                    misses = 0;
+                }
+                _ => misses += 1,
+            }
+        }
+        if prompts.len() < total {
+            return Err(DataError::Exhausted {
+                requested: total,
+                produced: prompts.len(),
+            });
+        }
+        let mut rest = prompts.into_iter();
+        let mut take = |n: usize, name: &str| -> Vec<Prompt> {
+            rest.by_ref()
+                .take(n)
+                .enumerate()
+                .map(|(i, p)| Prompt {
+                    id: format!("{name}-{i}"),
+                    ..p
+                })
+                .collect()
+        };
+        Ok(Dataset {
+            train: take(n_train, "train"),
+            valid: take(n_valid, "valid"),
+            test: take(n_test, "test"),
+        })
+    }
+}
+
+/// The index whose cumulative weight first exceeds `u` (zero weights are never chosen).
+fn weighted_index(weights: &[f64], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (i, w) in weights.iter().enumerate() {
+        acc += w;
+        if u < acc && *w > 0.0 {
+            return i;
+        }
+    }
+    weights.iter().rposition(|w| *w > 0.0).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::CodeTaskConfig;
+    use crate::math::{MathFamily, MathTaskConfig};
+    use crate::task::MixComponent;
+
+    fn mix() -> TaskMix {
+        TaskMix(vec![
+            MixComponent {
+                weight: 3.0,
+                task: TaskSpec::Math(MathTaskConfig::new(vec![MathFamily::AddSub])),
+            },
+            MixComponent {
+                weight: 1.0,
+                task: TaskSpec::Code(CodeTaskConfig::new(2)),
+            },
+        ])
+    }
+
+    #[test]
+    fn splits_are_disjoint_sized_and_deterministic() {
+        let d = mix().build_dataset(1, 200, 50, 50).unwrap();
+        assert_eq!((d.train.len(), d.valid.len(), d.test.len()), (200, 50, 50));
+        let texts: HashSet<&str> = d
+            .train
+            .iter()
+            .chain(&d.valid)
+            .chain(&d.test)
+            .map(|p| p.text.as_str())
+            .collect();
+        assert_eq!(texts.len(), 300);
+        assert_eq!(d.valid[3].id, "valid-3");
+        assert_eq!(d, mix().build_dataset(1, 200, 50, 50).unwrap());
+        assert_ne!(d, mix().build_dataset(2, 200, 50, 50).unwrap());
+        // Weight 3 : 1 → about 75 % math; allow a wide band.
+        let math = d.train.iter().filter(|p| p.task.as_str() == "math").count();
+        assert!((120..=180).contains(&math), "{math} math prompts of 200");
+        assert_eq!(d.split(Split::Test).len(), 50);
+        assert_eq!(d.texts().len(), 600);
+    }
+
+    #[test]
+    fn small_spaces_are_exhausted_not_looped() {
+        // Difficulty-1 code tasks with 2 shown inputs: at most 94 functions × 45 input pairs = 4230 prompts exist.
+        let tiny = TaskMix::single(TaskSpec::Code(CodeTaskConfig {
+            n_examples: 2,
+            ..CodeTaskConfig::new(1)
+        }));
+        match tiny.build_dataset(0, 10_000, 0, 0) {
+            Err(DataError::Exhausted {
+                requested: 10_000,
+                produced,
+            }) => assert!(produced > 100),
+            other => panic!(
+                "expected exhaustion, got {:?}",
+                other.map(|d| d.train.len())
+            ),
+        }
+        // Absurd sizes saturate instead of overflowing or preallocating.
+        assert!(matches!(
+            tiny.build_dataset(0, usize::MAX, usize::MAX, 1),
+            Err(DataError::Exhausted {
+                requested: usize::MAX,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn weighted_index_by_hand() {
+        // Cumulative weights 1, 1, 4: u = 0.5 → 0, u = 1.0 → 2 (weight 0 skipped), u = 3.9 → 2.
+        let w = [1.0, 0.0, 3.0];
+        assert_eq!(weighted_index(&w, 0.5), 0);
+        assert_eq!(weighted_index(&w, 1.0), 2);
+        assert_eq!(weighted_index(&w, 3.9), 2);
+        assert_eq!(weighted_index(&w, 4.0), 2);
+    }
+
+    #[test]
+    fn gsm8k_without_a_directory_is_an_error() {
+        let spec = TaskSpec::Gsm8k(crate::task::Gsm8kTaskConfig {
+            split: crate::math::Gsm8kSplit::Test,
+            dir: Some("/nonexistent-fedmoa".into()),
+        });
+        assert!(matches!(
+            TaskMix::single(spec).build_dataset(0, 1, 0, 0),
+            Err(DataError::Io { .. })
+        ));
+    }
+}
