@@ -1,6 +1,9 @@
 //! fedmoa: federated multi-objective GRPO alignment of language models.
 //!
-//! This facade re-exports the workspace crates.
+//! This facade re-exports the workspace crates and adds [`experiment`], the harness that
+//! compares FedMOA with FedAvg on heterogeneous clients (used by the `quickstart` example).
+
+pub mod experiment;
 
 pub use fedmoa_agg as agg;
 pub use fedmoa_core as core;

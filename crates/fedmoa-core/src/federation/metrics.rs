@@ -40,6 +40,10 @@ pub struct RoundSummary {
     pub weights: BTreeMap<ClientId, f32>,
     /// Mean held-out accuracy the replying clients reported.
     pub mean_client_accuracy: Option<f32>,
+    /// Held-out accuracy each replying client reported (after its local training).
+    pub client_accuracy: BTreeMap<ClientId, f32>,
+    /// Objective weights each replying client ended the round with.
+    pub client_weights: BTreeMap<ClientId, Vec<f32>>,
     /// Metrics of the global evaluation hook, if any.
     pub eval: BTreeMap<String, f64>,
     /// Error of the global evaluation hook, if it failed.

@@ -333,6 +333,14 @@ impl Federation {
             skip_reason: None,
             weights: BTreeMap::new(),
             mean_client_accuracy: mean(updates.iter().map(|u| u.accuracy)),
+            client_accuracy: updates
+                .iter()
+                .map(|u| (u.client_id.clone(), u.accuracy))
+                .collect(),
+            client_weights: updates
+                .iter()
+                .map(|u| (u.client_id.clone(), u.weights.clone()))
+                .collect(),
             eval: BTreeMap::new(),
             eval_error: None,
             secs: 0.0,

@@ -1,0 +1,161 @@
+//! [`TrimmedMean`]: the coordinate-wise β-trimmed mean of the deltas (Yin et al., 2018).
+
+use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet};
+use serde::{Deserialize, Serialize};
+
+use crate::Threads;
+use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::coordinates::{coordinate_stat, trimmed_mean};
+use crate::weighted::uniform_weights;
+
+/// Configuration of [`TrimmedMean`] (TOML `type = "trimmed_mean"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrimmedMeanConfig {
+    /// Fraction β of the values dropped at each end, in `[0, 0.5)`.
+    pub beta: f64,
+    /// Server learning rate η_g applied to the trimmed-mean delta.
+    pub server_lr: f64,
+}
+
+impl Default for TrimmedMeanConfig {
+    fn default() -> Self {
+        Self {
+            beta: 0.1,
+            server_lr: 1.0,
+        }
+    }
+}
+
+impl TrimmedMeanConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `beta` (must be in `[0, 0.5)`) or `server_lr`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.beta.is_finite() && (0.0..0.5).contains(&self.beta)) {
+            return Err(ConfigError::new(
+                "beta",
+                format!("must be in [0, 0.5), got {}", self.beta),
+            ));
+        }
+        fedmoa_core::require_positive("server_lr", self.server_lr)
+    }
+
+    /// Validates and builds the aggregator.
+    ///
+    /// # Errors
+    /// As [`TrimmedMeanConfig::validate`].
+    pub fn build(&self) -> Result<TrimmedMean, ConfigError> {
+        self.validate()?;
+        Ok(TrimmedMean {
+            beta: self.beta,
+            server_lr: self.server_lr,
+        })
+    }
+}
+
+/// For every coordinate, drops the `k = ⌊β·n⌋` smallest and `k` largest of the `n` delta
+/// values and averages the rest: `θ[j] ← θ[j] + η_g · mean(middle n − 2k)`. Sample counts
+/// and accuracies are ignored. Reports the nominal uniform weights `1/n`, since which
+/// clients are trimmed differs per coordinate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrimmedMean {
+    beta: f64,
+    server_lr: f64,
+}
+
+impl TrimmedMean {
+    /// Number of values trimmed at each end for `n` updates: `⌊β·n⌋` (< n/2 since β < 0.5).
+    pub fn trim_count(&self, n: usize) -> usize {
+        (self.beta * n as f64).floor() as usize
+    }
+}
+
+impl Aggregator for TrimmedMean {
+    fn name(&self) -> &str {
+        "trimmed_mean"
+    }
+
+    fn aggregate(
+        &mut self,
+        global: &ParamSet,
+        updates: &[ClientUpdate],
+    ) -> Result<Aggregated, AggError> {
+        self.aggregate_batch(global, UpdateBatch::screen(global, updates))
+    }
+}
+
+impl BatchAggregator for TrimmedMean {
+    fn aggregate_batch(
+        &mut self,
+        global: &ParamSet,
+        mut batch: UpdateBatch<'_>,
+    ) -> Result<Aggregated, AggError> {
+        batch.ensure_finite();
+        batch.require_members(global)?;
+        let trim = self.trim_count(batch.len());
+        let params = coordinate_stat(
+            global,
+            batch.members(),
+            self.server_lr as f32,
+            Threads::Auto,
+            |v| trimmed_mean(v, trim),
+        );
+        Ok(batch.finish(params, &uniform_weights(batch.len())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{assert_close, params, update};
+
+    fn five() -> Vec<ClientUpdate> {
+        // coordinate 0: {1, 2, 3, 4, 100}; coordinate 1: {−50, 0, 0, 3, 3}.
+        vec![
+            update("a", "math", 1, 0.5, &[1.0, 0.0]),
+            update("b", "math", 1, 0.5, &[100.0, 3.0]),
+            update("c", "math", 1, 0.5, &[3.0, -50.0]),
+            update("d", "math", 1, 0.5, &[2.0, 3.0]),
+            update("e", "math", 1, 0.5, &[4.0, 0.0]),
+        ]
+    }
+
+    #[test]
+    fn hand_computed_trimmed_means() {
+        // β = 0.2, n = 5 → k = 1: (2 + 3 + 4)/3 = 3 and (0 + 0 + 3)/3 = 1.
+        let cfg = TrimmedMeanConfig {
+            beta: 0.2,
+            server_lr: 1.0,
+        };
+        let out = cfg
+            .build()
+            .unwrap()
+            .aggregate(&params(&[0.0, 0.0]), &five())
+            .unwrap();
+        assert_close(&out.params.flatten(), &[3.0, 1.0], 1e-6);
+        // β = 0.1 → k = ⌊0.5⌋ = 0: the plain means 110/5 = 22 and −44/5 = −8.8.
+        let cfg = TrimmedMeanConfig {
+            beta: 0.1,
+            server_lr: 1.0,
+        };
+        let out = cfg
+            .build()
+            .unwrap()
+            .aggregate(&params(&[0.0, 0.0]), &five())
+            .unwrap();
+        assert_close(&out.params.flatten(), &[22.0, -8.8], 1e-5);
+        let w: f32 = out.weights.values().sum();
+        assert!((w - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn half_trim_is_rejected_by_name() {
+        let cfg = TrimmedMeanConfig {
+            beta: 0.5,
+            server_lr: 1.0,
+        };
+        assert_eq!(cfg.build().unwrap_err().field, "beta");
+    }
+}

@@ -1,0 +1,28 @@
+//! Experiments: FedMOA against FedAvg (and ablations) on the same heterogeneous clients,
+//! with identical seeds and data, summarised as a table, `summary.json`, a combined
+//! `metrics.jsonl` and SVG plots.
+//!
+//! The policy is abstracted by [`ClientFactory`], so the same harness runs TinyLm, a real
+//! model, or toy trainers in tests.
+
+mod arm;
+mod config;
+mod error;
+mod evaluation;
+mod factory;
+mod hypervolume;
+mod plot;
+mod report;
+mod runner;
+mod summary;
+
+pub use arm::Arm;
+pub use config::ExperimentConfig;
+pub use error::ExperimentError;
+pub use evaluation::{evaluate_global, summarise};
+pub use factory::ClientFactory;
+pub use hypervolume::{point_hypervolume, set_hypervolume};
+pub use plot::{plot_curves, plot_weights};
+pub use report::{results_table, summary_json, write_outputs};
+pub use runner::{ArmRun, Experiment, summarise_arm};
+pub use summary::{ArmResult, MeanStd};

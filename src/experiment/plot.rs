@@ -1,0 +1,130 @@
+//! SVG line plots (plotters' pure-Rust SVG backend: no system fonts or C libraries).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fedmoa_core::ClientId;
+use plotters::prelude::*;
+
+use super::ExperimentError;
+
+fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::Plot {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// One curve per `(label, values)`, x = round (from 1), y in `[0, 1]`.
+///
+/// # Errors
+/// [`ExperimentError::Plot`] when the file cannot be drawn.
+pub fn plot_curves(
+    path: &Path,
+    title: &str,
+    curves: &[(String, Vec<f64>)],
+) -> Result<(), ExperimentError> {
+    let n = curves
+        .iter()
+        .map(|(_, v)| v.len())
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .build_cartesian_2d(1f64..n as f64, 0f64..1f64)
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("round")
+        .y_desc("accuracy")
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    for (i, (label, values)) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points: Vec<(f64, f64)> = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(r, v)| ((r + 1) as f64, v.clamp(0.0, 1.0)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
+            .map_err(|e| plot_err(path, e))?
+            .label(label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    root.present().map_err(|e| plot_err(path, e))
+}
+
+/// A grid of small panels, one per client, each with one line per objective weight.
+///
+/// # Errors
+/// [`ExperimentError::Plot`] when the file cannot be drawn.
+pub fn plot_weights(
+    path: &Path,
+    title: &str,
+    weights: &BTreeMap<ClientId, Vec<Vec<f32>>>,
+) -> Result<(), ExperimentError> {
+    let n = weights.len().max(1);
+    let cols = n.min(4);
+    let rows = n.div_ceil(cols);
+    let root =
+        SVGBackend::new(path, (300 * cols as u32, 40 + 220 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let root = root
+        .titled(title, ("sans-serif", 22))
+        .map_err(|e| plot_err(path, e))?;
+    let panels = root.split_evenly((rows, cols));
+    for (panel, (id, traj)) in panels.iter().zip(weights) {
+        let len = traj.len().max(2);
+        let mut chart = ChartBuilder::on(panel)
+            .caption(id.as_str(), ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(32)
+            .build_cartesian_2d(1f64..len as f64, 0f64..1f64)
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .y_labels(5)
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        let k = traj.first().map_or(0, Vec::len);
+        for obj in 0..k {
+            let color = Palette99::pick(obj).to_rgba();
+            let points: Vec<(f64, f64)> = traj
+                .iter()
+                .enumerate()
+                .filter_map(|(r, w)| w.get(obj).map(|&v| ((r + 1) as f64, f64::from(v))))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(|e| plot_err(path, e))?
+                .label(format!("w{obj}"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+    }
+    root.present().map_err(|e| plot_err(path, e))
+}

@@ -1,0 +1,210 @@
+//! [`Experiment`]: every arm × seed on the same clients, summarised.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fedmoa_core::federation::{Client, Federation, InProcessClient, RoundSummary, derive_seed};
+use fedmoa_core::{ClientId, TaskTag};
+use fedmoa_rewards::ClientSpec;
+
+use super::evaluation::evaluate_global;
+use super::summary::ArmResult;
+use super::{Arm, ClientFactory, ExperimentConfig, ExperimentError};
+
+/// One arm run with one seed: its results and each client's weights after every round.
+#[derive(Debug, Clone)]
+pub struct ArmRun {
+    /// The arm.
+    pub arm: Arm,
+    /// Seed index (0-based).
+    pub seed_index: u32,
+    /// What it reached.
+    pub result: ArmResult,
+    /// `weights[client][round]`: the client's objective weights after each round it ran.
+    pub weights: BTreeMap<ClientId, Vec<Vec<f32>>>,
+    /// Its JSONL metrics file.
+    pub metrics_path: PathBuf,
+}
+
+/// Runs the configured arms over the configured seeds on `specs`' clients.
+pub struct Experiment<'a> {
+    config: ExperimentConfig,
+    specs: Vec<ClientSpec>,
+    factory: &'a dyn ClientFactory,
+}
+
+impl<'a> Experiment<'a> {
+    /// Validates the config and the client specs.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Config`] naming the bad field.
+    pub fn new(
+        config: ExperimentConfig,
+        specs: Vec<ClientSpec>,
+        factory: &'a dyn ClientFactory,
+    ) -> Result<Self, ExperimentError> {
+        config.validate()?;
+        if specs.is_empty() {
+            return Err(
+                fedmoa_core::ConfigError::new("clients", "at least one client is needed").into(),
+            );
+        }
+        Ok(Self {
+            config,
+            specs,
+            factory,
+        })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    /// Runs every seed × arm; `progress` receives one line per round.
+    ///
+    /// # Errors
+    /// [`ExperimentError`] when a client cannot be built or the federation fails.
+    pub fn run(&self, progress: &(dyn Fn(&str) + Sync)) -> Result<Vec<ArmRun>, ExperimentError> {
+        let mut runs = Vec::new();
+        for seed_index in 0..self.config.seeds {
+            for &arm in &self.config.arms {
+                runs.push(self.run_arm(arm, seed_index, progress)?);
+            }
+        }
+        Ok(runs)
+    }
+
+    fn run_arm(
+        &self,
+        arm: Arm,
+        seed_index: u32,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<ArmRun, ExperimentError> {
+        let start = Instant::now();
+        let seed = derive_seed(self.config.federation.seed, &[u64::from(seed_index)]);
+        let initial = self.factory.initial_params(seed)?;
+        let mut clients: Vec<(Arc<dyn Client>, TaskTag)> = Vec::with_capacity(self.specs.len());
+        for (i, spec) in self.specs.iter().enumerate() {
+            let initial_weights: Vec<f32> = spec.rewards.iter().map(|r| r.weight).collect();
+            let weighter = arm
+                .weighter(&initial_weights, &self.config.hypergradient)
+                .build(initial_weights.len())
+                .map_err(|e| e.within(&format!("clients[{i}].weighter")))?;
+            let trainer = self.factory.trainer(i, spec, weighter, seed)?;
+            let client: Arc<dyn Client> = Arc::new(InProcessClient::new(spec.id.clone(), trainer));
+            clients.push((client, spec.task.clone()));
+        }
+        let aggregator = arm
+            .aggregator(self.config.temperature)
+            .build()
+            .map_err(|e| e.within("aggregator"))?;
+        let mut fed_config = self.config.federation.clone();
+        fed_config.seed = seed;
+        let metrics_path = self
+            .config
+            .run_dir()
+            .join("metrics")
+            .join(format!("{}-seed{seed_index}.jsonl", arm.name()));
+        if metrics_path.exists() {
+            std::fs::remove_file(&metrics_path)
+                .map_err(|e| ExperimentError::io(&metrics_path, e))?;
+        }
+        let eval_clients = clients.clone();
+        let rounds = fed_config.rounds;
+        let label = format!("{} seed {seed_index}", arm.name());
+        let line_label = label.clone();
+        let progress_line = move |r: &RoundSummary| {
+            let acc = r.eval.get("global_acc").copied().unwrap_or(f64::NAN);
+            let dropped = if r.dropped.is_empty() {
+                String::new()
+            } else {
+                format!(", {} dropped", r.dropped.len())
+            };
+            format!(
+                "[{line_label}] round {}/{rounds}: global acc {acc:.3}, client acc {:.3}, {} replies{dropped}, {:.1} s",
+                r.round,
+                r.mean_client_accuracy.unwrap_or(f32::NAN),
+                r.replied.len(),
+                r.secs
+            )
+        };
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut federation = Federation::new(
+            fed_config,
+            clients.iter().map(|(c, _)| Arc::clone(c)).collect(),
+            aggregator,
+            initial,
+        )?
+        .with_metrics(&metrics_path)
+        .with_evaluator(move |_round: u32, params: &fedmoa_core::ParamSet| {
+            evaluate_global(&eval_clients, params)
+        })
+        .on_round(move |r| {
+            let _ = tx.send(progress_line(r));
+        });
+        progress(&format!(
+            "[{label}] {} clients, {rounds} rounds",
+            clients.len()
+        ));
+        for _ in 0..rounds {
+            federation.run_round()?;
+            for line in rx.try_iter() {
+                progress(&line);
+            }
+        }
+        let result = summarise_arm(federation.history(), start.elapsed().as_secs_f64());
+        let mut weights: BTreeMap<ClientId, Vec<Vec<f32>>> = BTreeMap::new();
+        for r in federation.history() {
+            for (id, w) in &r.client_weights {
+                weights.entry(id.clone()).or_default().push(w.clone());
+            }
+        }
+        Ok(ArmRun {
+            arm,
+            seed_index,
+            result,
+            weights,
+            metrics_path,
+        })
+    }
+}
+
+/// An arm's [`ArmResult`] from its round summaries (the last round's global evaluation,
+/// each client's most recent reported accuracy).
+pub fn summarise_arm(history: &[RoundSummary], secs: f64) -> ArmResult {
+    let last_eval = history.last().map(|r| r.eval.clone()).unwrap_or_default();
+    let get = |k: &str| last_eval.get(k).copied().unwrap_or(0.0);
+    let mut latest_acc: BTreeMap<&ClientId, f32> = BTreeMap::new();
+    for r in history {
+        for (id, a) in &r.client_accuracy {
+            latest_acc.insert(id, *a);
+        }
+    }
+    let personalization = if latest_acc.is_empty() {
+        0.0
+    } else {
+        latest_acc.values().map(|&a| f64::from(a)).sum::<f64>() / latest_acc.len() as f64
+    };
+    ArmResult {
+        global_acc: get("global_acc"),
+        global_acc_by_task: last_eval
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))
+            .collect(),
+        personalization,
+        satisfaction: last_eval
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("sat_").map(|t| (t.to_string(), *v)))
+            .collect(),
+        balance_min: get("balance_min"),
+        hypervolume: get("hypervolume"),
+        acc_curve: history
+            .iter()
+            .map(|r| r.eval.get("global_acc").copied().unwrap_or(f64::NAN))
+            .collect(),
+        secs,
+    }
+}

@@ -1,0 +1,263 @@
+//! The experiment harness on toy quadratic clients whose objectives pull towards different
+//! targets: arms share seeds and data, outputs are written, hypergradient weights move.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use fedmoa::core::{
+    ClientUpdate, EvalReport, GradientSignals, LocalTrainer, ObjectiveStats, ObjectiveWeighter,
+    ParamSet, RoundPlan, Split, StepSignals, TrainError,
+};
+use fedmoa::experiment::{
+    Arm, ClientFactory, Experiment, ExperimentConfig, results_table, write_outputs,
+};
+use fedmoa::rewards::{ClientSpec, Scenario};
+
+/// Objective k of client i is `exp(-½‖θ − t_k‖²)`; objective 0 is the primary.
+struct Toy {
+    targets: Vec<Vec<f32>>,
+    task: String,
+    weighter: Box<dyn ObjectiveWeighter>,
+    previous: Option<Vec<Vec<f32>>>,
+    step: u64,
+}
+
+fn grads(theta: &[f32], targets: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    targets
+        .iter()
+        .map(|t| theta.iter().zip(t).map(|(a, b)| a - b).collect())
+        .collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum()
+}
+
+impl Toy {
+    fn report(&self, theta: &[f32]) -> EvalReport {
+        let objectives: Vec<ObjectiveStats> = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let d2: f32 = theta.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum();
+                let r = (-0.5 * d2).exp();
+                ObjectiveStats {
+                    id: format!("obj{k}").into(),
+                    mean: r,
+                    std: 0.0,
+                    satisfaction: r,
+                    errors: 0,
+                }
+            })
+            .collect();
+        EvalReport {
+            accuracy: objectives[0].mean,
+            n_examples: 1,
+            objectives,
+            ..EvalReport::default()
+        }
+    }
+}
+
+impl LocalTrainer for Toy {
+    fn train(&mut self, global: &ParamSet, plan: &RoundPlan) -> Result<ClientUpdate, TrainError> {
+        let mut theta = global
+            .get("theta")
+            .ok_or(TrainError::msg("no theta"))?
+            .data()
+            .to_vec();
+        for _ in 0..plan.local_steps.unwrap_or(4) {
+            let g = grads(&theta, &self.targets);
+            let gram = g
+                .iter()
+                .map(|a| g.iter().map(|b| dot(a, b)).collect())
+                .collect();
+            let (lagged, norms) = match &self.previous {
+                Some(prev) => (
+                    Some(prev.iter().map(|p| dot(&g[0], p)).collect()),
+                    Some(prev.iter().map(|p| dot(p, p).sqrt()).collect()),
+                ),
+                None => (None, None),
+            };
+            let k = self.targets.len();
+            let signals = StepSignals {
+                step: self.step,
+                reward_means: self
+                    .report(&theta)
+                    .objectives
+                    .iter()
+                    .map(|o| o.mean)
+                    .collect(),
+                saturation: vec![0.0; k],
+                gradients: Some(GradientSignals {
+                    gram,
+                    lagged_primary_dots: lagged,
+                    previous_norms: norms,
+                }),
+            };
+            self.weighter
+                .observe(&signals)
+                .map_err(|e| TrainError::msg(e.to_string()))?;
+            let w = self.weighter.weights().to_vec();
+            for (j, t) in theta.iter_mut().enumerate() {
+                *t -= 0.2 * (0..k).map(|kk| w[kk] * g[kk][j]).sum::<f32>();
+            }
+            self.previous = Some(g);
+            self.step += 1;
+        }
+        let local = ParamSet::new().with("theta", vec![theta.len()], theta.clone())?;
+        let report = self.report(&theta);
+        let mut u = ClientUpdate::new(
+            "",
+            self.task.as_str(),
+            8,
+            local.sub(global)?,
+            report.accuracy,
+        );
+        u.objectives = report.objectives;
+        u.weights = self.weighter.weights().to_vec();
+        Ok(u)
+    }
+
+    fn evaluate(&mut self, params: &ParamSet, _split: Split) -> Result<EvalReport, TrainError> {
+        Ok(self.report(
+            params
+                .get("theta")
+                .ok_or(TrainError::msg("no theta"))?
+                .data(),
+        ))
+    }
+}
+
+struct ToyFactory;
+
+impl ClientFactory for ToyFactory {
+    fn initial_params(&self, _seed: u64) -> Result<ParamSet, TrainError> {
+        Ok(ParamSet::new().with("theta", vec![2], vec![0.0, 0.0])?)
+    }
+
+    fn trainer(
+        &self,
+        index: usize,
+        spec: &ClientSpec,
+        weighter: Box<dyn ObjectiveWeighter>,
+        _seed: u64,
+    ) -> Result<Box<dyn LocalTrainer>, TrainError> {
+        let i = index as f32;
+        // Primary target near (1, i/4); auxiliaries pull in conflicting directions.
+        let targets = (0..spec.rewards.len())
+            .map(|k| {
+                if k == 0 {
+                    vec![1.0, 0.25 * i]
+                } else {
+                    vec![-1.0 + 0.1 * k as f32, -0.5 * i]
+                }
+            })
+            .collect();
+        Ok(Box::new(Toy {
+            targets,
+            task: spec.task.to_string(),
+            weighter,
+            previous: None,
+            step: 0,
+        }))
+    }
+}
+
+fn config(dir: &std::path::Path, seeds: u32) -> ExperimentConfig {
+    let mut c = ExperimentConfig {
+        name: "toy".into(),
+        out_dir: dir.to_path_buf(),
+        arms: vec![Arm::Fedavg, Arm::Fedmoa, Arm::FedmoaNoTask],
+        seeds,
+        ..ExperimentConfig::default()
+    };
+    c.federation.rounds = 4;
+    c.federation.max_parallel = 2;
+    c.hypergradient.beta_w = 0.5;
+    c
+}
+
+#[test]
+fn arms_run_on_identical_clients_and_write_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = Scenario::heterogeneous(2, 2, 3).clients;
+    let exp = Experiment::new(config(dir.path(), 2), specs, &ToyFactory).unwrap();
+    let lines = std::sync::Mutex::new(Vec::new());
+    let runs = exp
+        .run(&|l: &str| lines.lock().unwrap().push(l.to_string()))
+        .unwrap();
+    assert_eq!(runs.len(), 6);
+    assert!(
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("round"))
+            .count()
+            >= 24
+    );
+
+    for r in &runs {
+        assert!((0.0..=1.0).contains(&r.result.global_acc), "{:?}", r.result);
+        assert_eq!(r.result.acc_curve.len(), 4);
+        for traj in r.weights.values() {
+            for w in traj {
+                assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{w:?}");
+            }
+        }
+    }
+    // FedAvg's fixed weights never move; FedMOA's hypergradient weights do.
+    let moved = |arm: Arm| {
+        runs.iter().filter(|r| r.arm == arm).any(|r| {
+            r.weights
+                .values()
+                .any(|t| t.first().zip(t.last()).is_some_and(|(a, b)| a != b))
+        })
+    };
+    assert!(!moved(Arm::Fedavg));
+    assert!(moved(Arm::Fedmoa));
+
+    let table = results_table(&runs);
+    assert!(
+        table.contains("fedmoa_no_task") && table.contains('±'),
+        "{table}"
+    );
+    let files = write_outputs(exp.config(), &runs).unwrap();
+    assert!(files.iter().all(|f| f.exists()));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("toy/summary.json")).unwrap(),
+    )
+    .unwrap();
+    for key in [
+        "global_acc",
+        "global_acc_math",
+        "global_acc_code",
+        "personalization",
+        "balance_min",
+        "hypervolume",
+        "secs",
+    ] {
+        assert!(summary["arms"]["fedmoa"][key].is_number(), "{key}");
+    }
+    let metrics = std::fs::read_to_string(dir.path().join("toy/metrics.jsonl")).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains(r#""arm":"fedavg""#) && l.contains(r#""kind":"round""#))
+    );
+}
+
+#[test]
+fn same_seed_gives_same_results() {
+    let specs = Scenario::heterogeneous(1, 1, 5).clients;
+    let run = || {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = Experiment::new(config(dir.path(), 1), specs.clone(), &ToyFactory).unwrap();
+        exp.run(&|_: &str| {})
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.result.acc_curve, r.weights))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
