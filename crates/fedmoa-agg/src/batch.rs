@@ -158,6 +158,14 @@ impl<'a> UpdateBatch<'a> {
         }
     }
 
+    /// The prologue of the rules that read every delta value before weighting any: rejects
+    /// the members with a NaN or ±∞ ([`UpdateBatch::ensure_finite`]), then those of another
+    /// layout, and fails when none is left ([`UpdateBatch::require_members`]).
+    pub(crate) fn require_finite_members(&mut self, global: &ParamSet) -> Result<(), AggError> {
+        self.ensure_finite();
+        self.require_members(global)
+    }
+
     /// Marks every accepted delta as known to be finite.
     pub(crate) fn mark_finite_checked(&mut self) {
         self.finite_checked = true;

@@ -4,11 +4,12 @@
 //! scratch buffer laid out coordinate-major (`n` values per coordinate, ~100 KiB for 100
 //! clients, so it stays in L2), then the statistic is taken per coordinate.
 
-use fedmoa_core::ParamSet;
+use fedmoa_core::{AggError, Aggregated, ParamSet};
 
 use crate::Threads;
-use crate::batch::Member;
+use crate::batch::{Member, UpdateBatch};
 use crate::parallel::for_each_out_chunk;
+use crate::weighted::uniform_weights;
 
 /// Coordinates per chunk.
 const COORD_CHUNK: usize = 256;
@@ -60,6 +61,34 @@ where
         },
     );
     out
+}
+
+/// The whole aggregation of a coordinate-wise rule: screens `batch` with
+/// [`UpdateBatch::require_finite_members`], then moves `global` by
+/// `server_lr · stat(…)` on every coordinate (see [`coordinate_stat`]), where
+/// `stat = stat_for(n)` for the `n` members left, and reports uniform weights.
+///
+/// # Errors
+/// [`AggError::NoValidUpdates`] when no member is left.
+pub(crate) fn aggregate_coordinatewise<F>(
+    global: &ParamSet,
+    mut batch: UpdateBatch<'_>,
+    server_lr: f64,
+    stat_for: impl FnOnce(usize) -> F,
+) -> Result<Aggregated, AggError>
+where
+    F: Fn(&mut [f32]) -> f32 + Sync,
+{
+    batch.require_finite_members(global)?;
+    let stat = stat_for(batch.len());
+    let params = coordinate_stat(
+        global,
+        batch.members(),
+        server_lr as f32,
+        Threads::Auto,
+        stat,
+    );
+    Ok(batch.finish(params, &uniform_weights(batch.len())))
 }
 
 /// The median of `values` (mean of the two middle values when their number is even);

@@ -9,7 +9,7 @@ use fedmoa_core::ParamSet;
 
 use crate::Threads;
 use crate::batch::Member;
-use crate::parallel::fold_chunks;
+use crate::parallel::{Chunk, fold_chunks};
 
 /// Coordinates per block of partial sums.
 const BLOCK: usize = 1 << 16;
@@ -21,34 +21,17 @@ const PAIR_CHUNK: usize = 1024;
 pub(crate) fn norms(layout: &ParamSet, members: &[Member<'_>], threads: Threads) -> Vec<f64> {
     let n = members.len();
     let inputs = slices(members);
-    let lens: Vec<usize> = layout.iter().map(|(_, t)| t.numel()).collect();
-    let numel: usize = lens.iter().sum();
-    let threads = threads.resolve(numel.saturating_mul(n), numel.div_ceil(BLOCK));
-    let blocks = fold_chunks(
-        &lens,
-        BLOCK,
-        threads,
-        Vec::new,
-        |out: &mut Vec<Vec<f64>>, c| {
-            out.push(
-                inputs
+    let sums = sum_blocks(layout, threads, n, n, |c| {
+        inputs
+            .iter()
+            .map(|x| {
+                x[c.tensor][c.range.clone()]
                     .iter()
-                    .map(|x| {
-                        x[c.tensor][c.range.clone()]
-                            .iter()
-                            .map(|&v| f64::from(v) * f64::from(v))
-                            .sum::<f64>()
-                    })
-                    .collect(),
-            );
-        },
-    );
-    let mut sums = vec![0.0f64; n];
-    for block in blocks.iter().flatten() {
-        for (s, b) in sums.iter_mut().zip(block) {
-            *s += b;
-        }
-    }
+                    .map(|&v| f64::from(v) * f64::from(v))
+                    .sum::<f64>()
+            })
+            .collect()
+    });
     sums.iter()
         .zip(members)
         .map(|(s, m)| s.sqrt() * f64::from(m.scale()))
@@ -65,40 +48,25 @@ pub(crate) fn pairwise_sq_distances(
     let n = members.len();
     let inputs = slices(members);
     let scales: Vec<f32> = members.iter().map(Member::scale).collect();
-    let lens: Vec<usize> = layout.iter().map(|(_, t)| t.numel()).collect();
-    let numel: usize = lens.iter().sum();
     let pairs = n * n.saturating_sub(1) / 2;
-    let threads = threads.resolve(numel.saturating_mul(pairs), numel.div_ceil(BLOCK));
-    let blocks = fold_chunks(
-        &lens,
-        BLOCK,
-        threads,
-        Vec::new,
-        |out: &mut Vec<Vec<f64>>, c| {
-            let mut d = vec![0.0f64; pairs];
-            let mut start = c.range.start;
-            while start < c.range.end {
-                let end = (start + PAIR_CHUNK).min(c.range.end);
-                let mut p = 0;
-                for i in 0..n {
-                    let xi = &inputs[i][c.tensor][start..end];
-                    for j in i + 1..n {
-                        let xj = &inputs[j][c.tensor][start..end];
-                        d[p] += sq_dist(xi, scales[i], xj, scales[j]);
-                        p += 1;
-                    }
+    let upper = sum_blocks(layout, threads, pairs, pairs, |c| {
+        let mut d = vec![0.0f64; pairs];
+        let mut start = c.range.start;
+        while start < c.range.end {
+            let end = (start + PAIR_CHUNK).min(c.range.end);
+            let mut p = 0;
+            for i in 0..n {
+                let xi = &inputs[i][c.tensor][start..end];
+                for j in i + 1..n {
+                    let xj = &inputs[j][c.tensor][start..end];
+                    d[p] += sq_dist(xi, scales[i], xj, scales[j]);
+                    p += 1;
                 }
-                start = end;
             }
-            out.push(d);
-        },
-    );
-    let mut upper = vec![0.0f64; pairs];
-    for block in blocks.iter().flatten() {
-        for (u, b) in upper.iter_mut().zip(block) {
-            *u += b;
+            start = end;
         }
-    }
+        d
+    });
     let mut matrix = vec![0.0f64; n * n];
     let mut p = 0;
     for i in 0..n {
@@ -109,6 +77,39 @@ pub(crate) fn pairwise_sq_distances(
         }
     }
     matrix
+}
+
+/// Adds up per-block partial sums: `partial(block)` gives `width` sums over one block of
+/// [`BLOCK`] coordinates of `layout`'s tensors (blocks are spread over `threads`, for
+/// `work_per_coordinate` operations per coordinate), and the blocks' sums are added in
+/// block order, so the result does not depend on the thread count.
+fn sum_blocks(
+    layout: &ParamSet,
+    threads: Threads,
+    work_per_coordinate: usize,
+    width: usize,
+    partial: impl Fn(&Chunk) -> Vec<f64> + Sync,
+) -> Vec<f64> {
+    let lens: Vec<usize> = layout.iter().map(|(_, t)| t.numel()).collect();
+    let numel: usize = lens.iter().sum();
+    let threads = threads.resolve(
+        numel.saturating_mul(work_per_coordinate),
+        numel.div_ceil(BLOCK),
+    );
+    let blocks = fold_chunks(
+        &lens,
+        BLOCK,
+        threads,
+        Vec::new,
+        |out: &mut Vec<Vec<f64>>, c| out.push(partial(c)),
+    );
+    let mut sums = vec![0.0f64; width];
+    for block in blocks.iter().flatten() {
+        for (s, b) in sums.iter_mut().zip(block) {
+            *s += b;
+        }
+    }
+    sums
 }
 
 fn slices<'a>(members: &[Member<'a>]) -> Vec<Vec<&'a [f32]>> {

@@ -4,7 +4,7 @@ use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, P
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchAggregator, UpdateBatch};
-use crate::weighted::{Base, sample_weights, weighted_mean};
+use crate::weighted::{aggregate_weighted, sample_weights};
 
 /// Configuration of [`FedAvg`] (TOML `type = "fedavg"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,16 +79,9 @@ impl BatchAggregator for FedAvg {
     fn aggregate_batch(
         &mut self,
         global: &ParamSet,
-        mut batch: UpdateBatch<'_>,
+        batch: UpdateBatch<'_>,
     ) -> Result<Aggregated, AggError> {
-        let (params, weights) = weighted_mean(
-            global,
-            &mut batch,
-            Base::Global,
-            self.server_lr,
-            sample_weights,
-        )?;
-        Ok(batch.finish(params, &weights))
+        aggregate_weighted(global, batch, self.server_lr, sample_weights)
     }
 }
 

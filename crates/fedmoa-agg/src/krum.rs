@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::Threads;
 use crate::batch::{BatchAggregator, UpdateBatch};
 use crate::distances::pairwise_sq_distances;
-use crate::weighted::{Base, uniform_weights, weighted_mean};
+use crate::weighted::{aggregate_weighted, uniform_weights};
 
 /// Configuration of [`Krum`] (TOML `type = "krum"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,8 +109,7 @@ impl BatchAggregator for Krum {
         global: &ParamSet,
         mut batch: UpdateBatch<'_>,
     ) -> Result<Aggregated, AggError> {
-        batch.ensure_finite();
-        batch.require_members(global)?;
+        batch.require_finite_members(global)?;
         let n = batch.len();
         if n < self.needed() {
             return Err(AggError::TooFewUpdates {
@@ -144,14 +143,9 @@ impl BatchAggregator for Krum {
                 ),
             }
         });
-        let (params, weights) = weighted_mean(
-            global,
-            &mut batch,
-            Base::Global,
-            self.config.server_lr,
-            |m| uniform_weights(m.len()),
-        )?;
-        Ok(batch.finish(params, &weights))
+        aggregate_weighted(global, batch, self.config.server_lr, |m| {
+            uniform_weights(m.len())
+        })
     }
 }
 

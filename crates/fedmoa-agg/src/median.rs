@@ -3,10 +3,8 @@
 use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet};
 use serde::{Deserialize, Serialize};
 
-use crate::Threads;
 use crate::batch::{BatchAggregator, UpdateBatch};
-use crate::coordinates::{coordinate_stat, median};
-use crate::weighted::uniform_weights;
+use crate::coordinates::{aggregate_coordinatewise, median};
 
 /// Configuration of [`CoordinateMedian`] (TOML `type = "coordinate_median"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,18 +73,9 @@ impl BatchAggregator for CoordinateMedian {
     fn aggregate_batch(
         &mut self,
         global: &ParamSet,
-        mut batch: UpdateBatch<'_>,
+        batch: UpdateBatch<'_>,
     ) -> Result<Aggregated, AggError> {
-        batch.ensure_finite();
-        batch.require_members(global)?;
-        let params = coordinate_stat(
-            global,
-            batch.members(),
-            self.server_lr as f32,
-            Threads::Auto,
-            median,
-        );
-        Ok(batch.finish(params, &uniform_weights(batch.len())))
+        aggregate_coordinatewise(global, batch, self.server_lr, |_| median)
     }
 }
 

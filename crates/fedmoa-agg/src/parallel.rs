@@ -104,44 +104,20 @@ where
     I: Fn() -> S + Sync,
     F: Fn(&mut S, &Chunk, &mut [f32]) + Sync,
 {
-    let mut items: Vec<(Chunk, &mut [f32])> = Vec::new();
-    for (tensor, data) in out.into_iter().enumerate() {
-        let mut start = 0;
-        for piece in data.chunks_mut(chunk.max(1)) {
-            let end = start + piece.len();
-            items.push((
-                Chunk {
-                    tensor,
-                    range: start..end,
-                },
-                piece,
-            ));
-            start = end;
-        }
-    }
-    let run = |state: &mut S, run: &mut [(Chunk, &mut [f32])]| {
-        for (c, data) in run.iter_mut() {
-            f(state, c, data);
-        }
-    };
-    if threads <= 1 {
-        let mut state = init();
-        run(&mut state, &mut items);
-        return vec![state];
-    }
-    let lengths = run_lengths(&items, threads, |(c, _)| c.range.len());
-    let mut runs = Vec::with_capacity(lengths.len());
-    let mut rest: &mut [(Chunk, &mut [f32])] = &mut items;
-    for len in lengths {
-        let (mine, tail) = rest.split_at_mut(len);
-        rest = tail;
-        runs.push(mine);
-    }
-    in_threads(runs, |mine| {
-        let mut state = init();
-        run(&mut state, mine);
-        state
-    })
+    let lens: Vec<usize> = out.iter().map(|data| data.len()).collect();
+    // `chunks` and `chunks_mut` cut every tensor at the same points, in the same order.
+    let pieces = out
+        .into_iter()
+        .flat_map(|data| data.chunks_mut(chunk.max(1)));
+    let mut items: Vec<(Chunk, &mut [f32])> =
+        chunks(&lens, chunk).into_iter().zip(pieces).collect();
+    fold_runs(
+        &mut items,
+        threads,
+        |(c, _)| c.range.len(),
+        init,
+        |state, (c, data)| f(state, c, data),
+    )
 }
 
 /// Folds `f` over every chunk of tensors with the given lengths, spreading contiguous runs
@@ -158,30 +134,51 @@ where
     I: Fn() -> S + Sync,
     F: Fn(&mut S, &Chunk) + Sync,
 {
-    let items = chunks(lens, chunk);
-    let run = |state: &mut S, run: &[Chunk]| {
-        for c in run {
-            f(state, c);
+    let mut items = chunks(lens, chunk);
+    fold_runs(
+        &mut items,
+        threads,
+        |c| c.range.len(),
+        init,
+        |state, c| f(state, c),
+    )
+}
+
+/// Folds `f` over `items` (of sizes `size(item)`), spreading contiguous runs of items over
+/// `threads` scoped threads (see [`run_lengths`]): each run starts from `init()` and the
+/// per-run states are returned in item order. With one thread, everything runs here.
+fn fold_runs<T, S, I, F>(
+    items: &mut [T],
+    threads: usize,
+    size: impl Fn(&T) -> usize,
+    init: I,
+    f: F,
+) -> Vec<S>
+where
+    T: Send,
+    S: Send,
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, &mut T) + Sync,
+{
+    let run = |mine: &mut [T]| {
+        let mut state = init();
+        for item in mine {
+            f(&mut state, item);
         }
+        state
     };
     if threads <= 1 {
-        let mut state = init();
-        run(&mut state, &items);
-        return vec![state];
+        return vec![run(items)];
     }
-    let lengths = run_lengths(&items, threads, |c| c.range.len());
+    let lengths = run_lengths(items, threads, size);
     let mut runs = Vec::with_capacity(lengths.len());
-    let mut rest: &[Chunk] = &items;
+    let mut rest = items;
     for len in lengths {
-        let (mine, tail) = rest.split_at(len);
+        let (mine, tail) = rest.split_at_mut(len);
         rest = tail;
         runs.push(mine);
     }
-    in_threads(runs, |mine| {
-        let mut state = init();
-        run(&mut state, mine);
-        state
-    })
+    in_threads(runs, run)
 }
 
 /// Runs `work` on every run, the first on the calling thread and the others on scoped

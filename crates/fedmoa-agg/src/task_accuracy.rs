@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Temperature;
 use crate::batch::{BatchAggregator, Member, UpdateBatch};
-use crate::weighted::{Base, weighted_mean};
+use crate::weighted::aggregate_weighted;
 
 /// How the task groups are weighted against each other (λ_τ).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,21 +153,16 @@ impl BatchAggregator for TaskAccuracy {
     fn aggregate_batch(
         &mut self,
         global: &ParamSet,
-        mut batch: UpdateBatch<'_>,
+        batch: UpdateBatch<'_>,
     ) -> Result<Aggregated, AggError> {
         let (t, tw, aware) = (
             self.config.temperature.value(),
             self.config.task_weighting,
             self.config.task_aware,
         );
-        let (params, weights) = weighted_mean(
-            global,
-            &mut batch,
-            Base::Global,
-            self.config.server_lr,
-            |m| task_accuracy_weights(m, t, tw, aware),
-        )?;
-        Ok(batch.finish(params, &weights))
+        aggregate_weighted(global, batch, self.config.server_lr, |m| {
+            task_accuracy_weights(m, t, tw, aware)
+        })
     }
 }
 

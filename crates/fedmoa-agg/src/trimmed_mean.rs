@@ -3,10 +3,8 @@
 use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet};
 use serde::{Deserialize, Serialize};
 
-use crate::Threads;
 use crate::batch::{BatchAggregator, UpdateBatch};
-use crate::coordinates::{coordinate_stat, trimmed_mean};
-use crate::weighted::uniform_weights;
+use crate::coordinates::{aggregate_coordinatewise, trimmed_mean};
 
 /// Configuration of [`TrimmedMean`] (TOML `type = "trimmed_mean"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,19 +88,12 @@ impl BatchAggregator for TrimmedMean {
     fn aggregate_batch(
         &mut self,
         global: &ParamSet,
-        mut batch: UpdateBatch<'_>,
+        batch: UpdateBatch<'_>,
     ) -> Result<Aggregated, AggError> {
-        batch.ensure_finite();
-        batch.require_members(global)?;
-        let trim = self.trim_count(batch.len());
-        let params = coordinate_stat(
-            global,
-            batch.members(),
-            self.server_lr as f32,
-            Threads::Auto,
-            |v| trimmed_mean(v, trim),
-        );
-        Ok(batch.finish(params, &uniform_weights(batch.len())))
+        aggregate_coordinatewise(global, batch, self.server_lr, |n| {
+            let trim = self.trim_count(n);
+            move |v: &mut [f32]| trimmed_mean(v, trim)
+        })
     }
 }
 

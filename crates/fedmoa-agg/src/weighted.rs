@@ -1,6 +1,6 @@
 //! The weighted-mean driver shared by every rule of the form `base + η·Σ p_i·Δ_i`.
 
-use fedmoa_core::{AggError, ParamSet};
+use fedmoa_core::{AggError, Aggregated, ParamSet};
 
 use crate::Threads;
 use crate::batch::{Member, UpdateBatch};
@@ -51,6 +51,21 @@ pub(crate) fn weighted_mean(
         }
         batch.reject_non_finite(&bad);
     }
+}
+
+/// The whole aggregation of a weighted-mean rule: `global + step·Σ_k p_k·s_k·Δ_k` by
+/// [`weighted_mean`] with `p = weigh(members)`, reporting the weights `p`.
+///
+/// # Errors
+/// [`AggError::NoValidUpdates`] when no member is left.
+pub(crate) fn aggregate_weighted(
+    global: &ParamSet,
+    mut batch: UpdateBatch<'_>,
+    step: f64,
+    weigh: impl Fn(&[Member<'_>]) -> Vec<f64>,
+) -> Result<Aggregated, AggError> {
+    let (params, weights) = weighted_mean(global, &mut batch, Base::Global, step, weigh)?;
+    Ok(batch.finish(params, &weights))
 }
 
 /// FedAvg's weights: `p_i = n_i / Σ_j n_j` over the members.

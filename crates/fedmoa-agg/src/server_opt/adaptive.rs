@@ -107,3 +107,59 @@ impl Adaptive {
         Ok(())
     }
 }
+
+/// Implements the public face of an adaptive server optimizer `$ty` whose `inner` field is
+/// an [`Adaptive`]: its `step()` accessor and its [`fedmoa_core::Aggregator`] (named
+/// `$name`, screening the updates' metadata) and [`crate::BatchAggregator`] impls, which
+/// run [`Adaptive`] with the second-moment rule `$rule`.
+macro_rules! adaptive_optimizer {
+    ($ty:ident, $name:literal, $rule:path) => {
+        impl $ty {
+            /// Number of server steps taken (restored by `load_state`).
+            pub fn step(&self) -> u64 {
+                self.inner.step()
+            }
+        }
+
+        impl ::fedmoa_core::Aggregator for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn aggregate(
+                &mut self,
+                global: &::fedmoa_core::ParamSet,
+                updates: &[::fedmoa_core::ClientUpdate],
+            ) -> Result<::fedmoa_core::Aggregated, ::fedmoa_core::AggError> {
+                crate::batch::BatchAggregator::aggregate_batch(
+                    self,
+                    global,
+                    crate::batch::UpdateBatch::screen_metadata(global, updates),
+                )
+            }
+
+            fn state(&self) -> ::fedmoa_core::AggregatorState {
+                self.inner.state()
+            }
+
+            fn load_state(
+                &mut self,
+                state: &::fedmoa_core::AggregatorState,
+            ) -> Result<(), ::fedmoa_core::AggError> {
+                self.inner.load_state(state)
+            }
+        }
+
+        impl crate::batch::BatchAggregator for $ty {
+            fn aggregate_batch(
+                &mut self,
+                global: &::fedmoa_core::ParamSet,
+                batch: crate::batch::UpdateBatch<'_>,
+            ) -> Result<::fedmoa_core::Aggregated, ::fedmoa_core::AggError> {
+                self.inner.aggregate(global, batch, $rule)
+            }
+        }
+    };
+}
+
+pub(super) use adaptive_optimizer;

@@ -1,13 +1,10 @@
 //! [`FedAdagrad`]: Adagrad on the server (Reddi et al., 2021).
 
-use fedmoa_core::{
-    AggError, Aggregated, Aggregator, AggregatorState, ClientUpdate, ConfigError, ParamSet,
-};
+use fedmoa_core::ConfigError;
 use serde::{Deserialize, Serialize};
 
-use super::adaptive::Adaptive;
+use super::adaptive::{Adaptive, adaptive_optimizer};
 use super::require_decay;
-use crate::batch::{BatchAggregator, UpdateBatch};
 
 /// Configuration of [`FedAdagrad`] (TOML `type = "fedadagrad"`). The defaults are common
 /// starting points; η and τ usually need tuning per model.
@@ -62,53 +59,17 @@ pub struct FedAdagrad {
     inner: Adaptive,
 }
 
-impl FedAdagrad {
-    /// Number of server steps taken (restored by `load_state`).
-    pub fn step(&self) -> u64 {
-        self.inner.step()
-    }
-}
-
 fn adagrad_v(v: f32, g2: f32, _beta2: f32) -> f32 {
     v + g2
 }
 
-impl Aggregator for FedAdagrad {
-    fn name(&self) -> &str {
-        "fedadagrad"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
-
-    fn state(&self) -> AggregatorState {
-        self.inner.state()
-    }
-
-    fn load_state(&mut self, state: &AggregatorState) -> Result<(), AggError> {
-        self.inner.load_state(state)
-    }
-}
-
-impl BatchAggregator for FedAdagrad {
-    fn aggregate_batch(
-        &mut self,
-        global: &ParamSet,
-        batch: UpdateBatch<'_>,
-    ) -> Result<Aggregated, AggError> {
-        self.inner.aggregate(global, batch, adagrad_v)
-    }
-}
+adaptive_optimizer!(FedAdagrad, "fedadagrad", adagrad_v);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::Aggregator;
 
     #[test]
     fn two_hand_computed_steps() {

@@ -1,13 +1,10 @@
 //! [`FedAdam`]: Adam on the server (Reddi et al., 2021).
 
-use fedmoa_core::{
-    AggError, Aggregated, Aggregator, AggregatorState, ClientUpdate, ConfigError, ParamSet,
-};
+use fedmoa_core::ConfigError;
 use serde::{Deserialize, Serialize};
 
-use super::adaptive::Adaptive;
+use super::adaptive::{Adaptive, adaptive_optimizer};
 use super::require_decay;
-use crate::batch::{BatchAggregator, UpdateBatch};
 
 /// Configuration of [`FedAdam`] (TOML `type = "fedadam"`). The defaults are common starting
 /// points; η and τ usually need tuning per model.
@@ -66,53 +63,17 @@ pub struct FedAdam {
     inner: Adaptive,
 }
 
-impl FedAdam {
-    /// Number of server steps taken (restored by `load_state`).
-    pub fn step(&self) -> u64 {
-        self.inner.step()
-    }
-}
-
 fn adam_v(v: f32, g2: f32, beta2: f32) -> f32 {
     beta2 * v + (1.0 - beta2) * g2
 }
 
-impl Aggregator for FedAdam {
-    fn name(&self) -> &str {
-        "fedadam"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
-
-    fn state(&self) -> AggregatorState {
-        self.inner.state()
-    }
-
-    fn load_state(&mut self, state: &AggregatorState) -> Result<(), AggError> {
-        self.inner.load_state(state)
-    }
-}
-
-impl BatchAggregator for FedAdam {
-    fn aggregate_batch(
-        &mut self,
-        global: &ParamSet,
-        batch: UpdateBatch<'_>,
-    ) -> Result<Aggregated, AggError> {
-        self.inner.aggregate(global, batch, adam_v)
-    }
-}
+adaptive_optimizer!(FedAdam, "fedadam", adam_v);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::Aggregator;
 
     #[test]
     fn two_hand_computed_steps() {

@@ -1,13 +1,10 @@
 //! [`FedYogi`]: Yogi on the server (Reddi et al., 2021).
 
-use fedmoa_core::{
-    AggError, Aggregated, Aggregator, AggregatorState, ClientUpdate, ConfigError, ParamSet,
-};
+use fedmoa_core::ConfigError;
 use serde::{Deserialize, Serialize};
 
-use super::adaptive::Adaptive;
+use super::adaptive::{Adaptive, adaptive_optimizer};
 use super::require_decay;
-use crate::batch::{BatchAggregator, UpdateBatch};
 
 /// Configuration of [`FedYogi`] (TOML `type = "fedyogi"`). The defaults are common starting
 /// points; η and τ usually need tuning per model.
@@ -66,13 +63,6 @@ pub struct FedYogi {
     inner: Adaptive,
 }
 
-impl FedYogi {
-    /// Number of server steps taken (restored by `load_state`).
-    pub fn step(&self) -> u64 {
-        self.inner.step()
-    }
-}
-
 fn yogi_v(v: f32, g2: f32, beta2: f32) -> f32 {
     let sign = if v > g2 {
         1.0
@@ -84,42 +74,13 @@ fn yogi_v(v: f32, g2: f32, beta2: f32) -> f32 {
     v - (1.0 - beta2) * g2 * sign
 }
 
-impl Aggregator for FedYogi {
-    fn name(&self) -> &str {
-        "fedyogi"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
-
-    fn state(&self) -> AggregatorState {
-        self.inner.state()
-    }
-
-    fn load_state(&mut self, state: &AggregatorState) -> Result<(), AggError> {
-        self.inner.load_state(state)
-    }
-}
-
-impl BatchAggregator for FedYogi {
-    fn aggregate_batch(
-        &mut self,
-        global: &ParamSet,
-        batch: UpdateBatch<'_>,
-    ) -> Result<Aggregated, AggError> {
-        self.inner.aggregate(global, batch, yogi_v)
-    }
-}
+adaptive_optimizer!(FedYogi, "fedyogi", yogi_v);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::Aggregator;
 
     #[test]
     fn two_hand_computed_steps() {

@@ -7,7 +7,7 @@ use crate::{ConfigError, ObjectiveWeighter, Signals, StepSignals, WeighterError}
 use super::config::resolve_weights;
 use super::signals::check_step;
 use super::simplex::narrow;
-use super::state::{STATE_VERSION, WeightsState, check_header, check_weights, from_json, to_json};
+use super::state::{restore_weights, save_weights};
 
 /// Configuration of [`Fixed`] (`type = "fixed"`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -73,20 +73,12 @@ impl ObjectiveWeighter for Fixed {
     }
 
     fn state(&self) -> serde_json::Value {
-        to_json(&WeightsState {
-            weighter: Self::NAME.to_owned(),
-            version: STATE_VERSION,
-            weights: self.weights.clone(),
-            observed_steps: self.observed_steps,
-        })
+        save_weights(Self::NAME, &self.weights, self.observed_steps)
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), WeighterError> {
-        let saved: WeightsState = from_json(state)?;
-        check_header(Self::NAME, &saved.weighter, saved.version)?;
-        check_weights(&saved.weights, &vec![0.0; self.weights.len()])?;
-        self.weights = saved.weights;
-        self.observed_steps = saved.observed_steps;
+        (self.weights, self.observed_steps) =
+            restore_weights(Self::NAME, state, &vec![0.0; self.weights.len()])?;
         Ok(())
     }
 

@@ -11,8 +11,8 @@ use crate::{ConfigError, ObjectiveWeighter, Signals, StepSignals, WeighterError}
 use super::config::{require_non_negative, resolve_weights};
 use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, Floors};
 use super::signals::{check_step, require_gradients};
-use super::simplex::{narrow, softmax, widen};
-use super::state::{STATE_VERSION, WeightsState, check_header, check_weights, from_json, to_json};
+use super::simplex::{exponentiated_step, narrow, widen};
+use super::state::{restore_weights, save_weights};
 
 /// Default step η. With the automatic λ an objective orthogonal to the others and of average
 /// norm scores 1, so η = 0.1 moves its log-weight by 0.1 a step, like the hypergradient
@@ -111,22 +111,12 @@ impl GradientInfluence {
                 mean
             }
         };
-        let logits: Vec<f64> = widen(&self.weights)
-            .iter()
-            .zip(gram)
-            .map(|(wk, row)| wk.ln() + self.eta * (row.iter().sum::<f64>() / lambda))
-            .collect();
-        if logits.iter().any(|z| z.is_nan() || *z == f64::INFINITY) {
-            return Err(WeighterError::NonFinite(
-                "eta × Gram row sum / lambda overflowed".to_owned(),
-            ));
-        }
-        let moved = softmax(&logits);
-        if moved.iter().any(|v| !v.is_finite()) {
-            return Err(WeighterError::NonFinite(
-                "eta × Gram row sum / lambda overflowed".to_owned(),
-            ));
-        }
+        let moved = exponentiated_step(
+            &widen(&self.weights),
+            gram.iter()
+                .map(|row| self.eta * (row.iter().sum::<f64>() / lambda)),
+            "eta × Gram row sum / lambda overflowed",
+        )?;
         Ok(Some(self.floors.project(&moved)))
     }
 }
@@ -157,20 +147,12 @@ impl ObjectiveWeighter for GradientInfluence {
     }
 
     fn state(&self) -> serde_json::Value {
-        to_json(&WeightsState {
-            weighter: Self::NAME.to_owned(),
-            version: STATE_VERSION,
-            weights: self.weights.clone(),
-            observed_steps: self.observed_steps,
-        })
+        save_weights(Self::NAME, &self.weights, self.observed_steps)
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), WeighterError> {
-        let saved: WeightsState = from_json(state)?;
-        check_header(Self::NAME, &saved.weighter, saved.version)?;
-        check_weights(&saved.weights, self.floors.lower())?;
-        self.weights = saved.weights;
-        self.observed_steps = saved.observed_steps;
+        (self.weights, self.observed_steps) =
+            restore_weights(Self::NAME, state, self.floors.lower())?;
         Ok(())
     }
 
@@ -183,6 +165,7 @@ impl ObjectiveWeighter for GradientInfluence {
 mod tests {
     use super::*;
     use crate::GradientSignals;
+    use crate::weighting::test_util::assert_weights;
 
     fn signals(gram: Vec<Vec<f64>>) -> StepSignals {
         let n = gram.len();
@@ -195,16 +178,6 @@ mod tests {
                 lagged_primary_dots: None,
                 previous_norms: None,
             }),
-        }
-    }
-
-    fn assert_weights(w: &GradientInfluence, want: &[f64]) {
-        for (got, want) in w.weights().iter().zip(want) {
-            assert!(
-                (f64::from(*got) - want).abs() < 1e-6,
-                "got {:?}, want {want:?}",
-                w.weights()
-            );
         }
     }
 

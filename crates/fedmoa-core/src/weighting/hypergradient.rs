@@ -15,8 +15,8 @@ use crate::{ConfigError, GradientSignals, ObjectiveWeighter, Signals, StepSignal
 use super::config::{require_non_negative, resolve_weights};
 use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, Floors};
 use super::signals::{check_step, require_gradients};
-use super::simplex::{narrow, softmax, widen};
-use super::state::{STATE_VERSION, WeightsState, check_header, check_weights, from_json, to_json};
+use super::simplex::{exponentiated_step, narrow, widen};
+use super::state::{restore_weights, save_weights};
 
 /// Default hypergradient step β_w. With cosine-normalised `h ∈ [−1, 1]` one step changes a
 /// log-weight ratio by at most `2 β_w = 0.2` (a factor of about 1.22), so a consistent signal
@@ -167,19 +167,11 @@ impl Hypergradient {
                 .map(|(wk, hk)| wk + self.beta_w * hk)
                 .collect(),
             UpdateRule::Multiplicative => {
-                let logits: Vec<f64> = w
-                    .iter()
-                    .zip(h)
-                    .map(|(wk, hk)| wk.ln() + self.beta_w * hk)
-                    .collect();
-                if logits.iter().any(|z| z.is_nan() || *z == f64::INFINITY) {
-                    return Err(overflow());
-                }
-                softmax(&logits)
+                exponentiated_step(&w, h.iter().map(|hk| self.beta_w * hk), OVERFLOW)?
             }
         };
         if moved.iter().any(|v| !v.is_finite()) {
-            return Err(overflow());
+            return Err(WeighterError::NonFinite(OVERFLOW.to_owned()));
         }
         Ok(self.floors.project(&moved))
     }
@@ -200,9 +192,8 @@ fn cosine(dot: f64, a: f64, b: f64) -> f64 {
     }
 }
 
-fn overflow() -> WeighterError {
-    WeighterError::NonFinite("beta_w × hypergradient overflowed".to_owned())
-}
+/// The [`WeighterError::NonFinite`] message of a step that overflowed.
+const OVERFLOW: &str = "beta_w × hypergradient overflowed";
 
 impl ObjectiveWeighter for Hypergradient {
     fn name(&self) -> &str {
@@ -232,20 +223,12 @@ impl ObjectiveWeighter for Hypergradient {
     }
 
     fn state(&self) -> serde_json::Value {
-        to_json(&WeightsState {
-            weighter: Self::NAME.to_owned(),
-            version: STATE_VERSION,
-            weights: self.weights.clone(),
-            observed_steps: self.observed_steps,
-        })
+        save_weights(Self::NAME, &self.weights, self.observed_steps)
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), WeighterError> {
-        let saved: WeightsState = from_json(state)?;
-        check_header(Self::NAME, &saved.weighter, saved.version)?;
-        check_weights(&saved.weights, self.floors.lower())?;
-        self.weights = saved.weights;
-        self.observed_steps = saved.observed_steps;
+        (self.weights, self.observed_steps) =
+            restore_weights(Self::NAME, state, self.floors.lower())?;
         Ok(())
     }
 
@@ -257,6 +240,7 @@ impl ObjectiveWeighter for Hypergradient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::weighting::test_util::assert_weights;
 
     fn signals(gram00: f64, lagged: Option<Vec<f64>>, norms: Option<Vec<f64>>) -> StepSignals {
         let n = lagged.as_ref().map_or(2, Vec::len);
@@ -271,16 +255,6 @@ mod tests {
                 lagged_primary_dots: lagged,
                 previous_norms: norms,
             }),
-        }
-    }
-
-    fn assert_weights(w: &dyn ObjectiveWeighter, want: &[f64]) {
-        for (got, want) in w.weights().iter().zip(want) {
-            assert!(
-                (f64::from(*got) - want).abs() < 1e-6,
-                "got {:?}, want {want:?}",
-                w.weights()
-            );
         }
     }
 

@@ -26,6 +26,8 @@ mod contract_tests;
 mod dynamics_tests;
 #[cfg(test)]
 mod stream;
+#[cfg(test)]
+mod test_util;
 
 pub use config::WeighterConfig;
 pub use fixed::{Fixed, FixedConfig};

@@ -17,7 +17,7 @@ use super::config::{require_non_negative, resolve_weights};
 use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, Floors};
 use super::signals::check_step;
 use super::simplex::narrow;
-use super::state::{STATE_VERSION, check_header, check_weights, from_json, to_json};
+use super::state::{STATE_VERSION, SavedState, restore, to_json};
 
 /// Default exponent γ: the weight is proportional to the unsaturated fraction `1 − s̄`.
 pub const DEFAULT_GAMMA: f64 = 1.0;
@@ -113,6 +113,16 @@ struct SaturationState {
     observed_steps: u64,
 }
 
+impl SavedState for SaturationState {
+    fn header(&self) -> (&str, u32) {
+        (&self.weighter, self.version)
+    }
+
+    fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+}
+
 impl SaturationAware {
     const NAME: &'static str = "saturation_aware";
 
@@ -195,9 +205,7 @@ impl ObjectiveWeighter for SaturationAware {
     }
 
     fn load_state(&mut self, state: &serde_json::Value) -> Result<(), WeighterError> {
-        let saved: SaturationState = from_json(state)?;
-        check_header(Self::NAME, &saved.weighter, saved.version)?;
-        check_weights(&saved.weights, self.floors.lower())?;
+        let saved: SaturationState = restore(Self::NAME, state, self.floors.lower())?;
         if saved.smoothed_saturation.len() != self.weights.len() {
             return Err(WeighterError::BadState(format!(
                 "state has {} saturations for {} objectives",
@@ -229,6 +237,7 @@ impl ObjectiveWeighter for SaturationAware {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::weighting::test_util::assert_weights;
 
     fn step(saturation: &[f32]) -> StepSignals {
         StepSignals {
@@ -236,16 +245,6 @@ mod tests {
             reward_means: vec![0.5; saturation.len()],
             saturation: saturation.to_vec(),
             gradients: None,
-        }
-    }
-
-    fn assert_weights(w: &SaturationAware, want: &[f64]) {
-        for (got, want) in w.weights().iter().zip(want) {
-            assert!(
-                (f64::from(*got) - want).abs() < 1e-6,
-                "got {:?}, want {want:?}",
-                w.weights()
-            );
         }
     }
 

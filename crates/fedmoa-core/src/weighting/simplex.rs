@@ -4,6 +4,8 @@
 //!
 //! The floored simplex is `{w : Σ_k w_k = 1, w_k ≥ l_k}` with `Σ_k l_k ≤ 1`.
 
+use crate::WeighterError;
+
 /// Euclidean projection of `v` onto the floored simplex `{w : Σw = 1, w_k ≥ lower_k}`.
 ///
 /// Substituting `x = w − lower` turns the set into the plain simplex of mass
@@ -40,6 +42,33 @@ pub(crate) fn project_floored(v: &[f64], lower: &[f64]) -> Vec<f64> {
         .zip(lower)
         .map(|(yk, lk)| lk + (yk - tau).max(0.0))
         .collect()
+}
+
+/// The exponentiated-gradient step `normalize(w ⊙ exp(s))`, computed as
+/// `softmax(log w + s)` from the weights `w` and the already scaled scores `s`.
+///
+/// # Errors
+/// [`WeighterError::NonFinite`] with message `overflow` when a logit is NaN or +∞ or the
+/// result is not finite (the scores were too large); the caller's weights are untouched.
+pub(crate) fn exponentiated_step(
+    weights: &[f64],
+    scores: impl IntoIterator<Item = f64>,
+    overflow: &str,
+) -> Result<Vec<f64>, WeighterError> {
+    let logits: Vec<f64> = weights
+        .iter()
+        .zip(scores)
+        .map(|(wk, sk)| wk.ln() + sk)
+        .collect();
+    let overflowed = || WeighterError::NonFinite(overflow.to_owned());
+    if logits.iter().any(|z| z.is_nan() || *z == f64::INFINITY) {
+        return Err(overflowed());
+    }
+    let moved = softmax(&logits);
+    if moved.iter().any(|v| !v.is_finite()) {
+        return Err(overflowed());
+    }
+    Ok(moved)
 }
 
 /// `exp(z_k) / Σ_j exp(z_j)`, computed stably by subtracting the largest `z` first.

@@ -32,6 +32,68 @@ pub(crate) struct WeightsState {
     pub observed_steps: u64,
 }
 
+/// A saved weighter state: a header (the weighter that wrote it and the layout version)
+/// and the weights, plus whatever else the weighter remembers.
+pub(crate) trait SavedState: DeserializeOwned {
+    /// The name of the weighter that wrote the state and its layout version.
+    fn header(&self) -> (&str, u32);
+    /// The saved weights, one per objective.
+    fn weights(&self) -> &[f32];
+}
+
+impl SavedState for WeightsState {
+    fn header(&self) -> (&str, u32) {
+        (&self.weighter, self.version)
+    }
+
+    fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+}
+
+/// Parses a saved state and checks what every weighter's state must satisfy: weighter
+/// `name` wrote it in layout [`STATE_VERSION`], and its weights lie on the floored simplex
+/// with floors `lower` (see [`check_header`] and [`check_weights`]).
+///
+/// # Errors
+/// [`WeighterError::BadState`] naming the first problem.
+pub(crate) fn restore<T: SavedState>(
+    name: &str,
+    value: &serde_json::Value,
+    lower: &[f64],
+) -> Result<T, WeighterError> {
+    let saved: T = from_json(value)?;
+    let (weighter, version) = saved.header();
+    check_header(name, weighter, version)?;
+    check_weights(saved.weights(), lower)?;
+    Ok(saved)
+}
+
+/// The saved state of weighter `name` whose only memory is `weights` and the number of
+/// steps it has observed (a [`WeightsState`]).
+pub(crate) fn save_weights(name: &str, weights: &[f32], observed_steps: u64) -> serde_json::Value {
+    to_json(&WeightsState {
+        weighter: name.to_owned(),
+        version: STATE_VERSION,
+        weights: weights.to_vec(),
+        observed_steps,
+    })
+}
+
+/// Restores what [`save_weights`] wrote for weighter `name`, checking the weights against
+/// the floors `lower` (see [`restore`]); returns the weights and the observed steps.
+///
+/// # Errors
+/// [`WeighterError::BadState`] naming the first problem.
+pub(crate) fn restore_weights(
+    name: &str,
+    value: &serde_json::Value,
+    lower: &[f64],
+) -> Result<(Vec<f32>, u64), WeighterError> {
+    let saved: WeightsState = restore(name, value, lower)?;
+    Ok((saved.weights, saved.observed_steps))
+}
+
 /// Serialises a state struct into a JSON value.
 pub(crate) fn to_json<T: Serialize>(state: &T) -> serde_json::Value {
     // The state structs hold only strings, integers and finite f32 vectors, which always
@@ -43,9 +105,7 @@ pub(crate) fn to_json<T: Serialize>(state: &T) -> serde_json::Value {
 ///
 /// # Errors
 /// [`WeighterError::BadState`] with serde's message when the shape does not fit.
-pub(crate) fn from_json<T: DeserializeOwned>(
-    value: &serde_json::Value,
-) -> Result<T, WeighterError> {
+fn from_json<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, WeighterError> {
     T::deserialize(value).map_err(|e| WeighterError::BadState(e.to_string()))
 }
 
@@ -53,11 +113,7 @@ pub(crate) fn from_json<T: DeserializeOwned>(
 ///
 /// # Errors
 /// [`WeighterError::BadState`] when either differs.
-pub(crate) fn check_header(
-    expected: &str,
-    weighter: &str,
-    version: u32,
-) -> Result<(), WeighterError> {
+fn check_header(expected: &str, weighter: &str, version: u32) -> Result<(), WeighterError> {
     if weighter != expected {
         return Err(WeighterError::BadState(format!(
             "state was written by the {weighter:?} weighter, not {expected:?}"
@@ -75,7 +131,7 @@ pub(crate) fn check_header(
 ///
 /// # Errors
 /// [`WeighterError::BadState`] naming the first problem.
-pub(crate) fn check_weights(weights: &[f32], lower: &[f64]) -> Result<(), WeighterError> {
+fn check_weights(weights: &[f32], lower: &[f64]) -> Result<(), WeighterError> {
     if weights.len() != lower.len() {
         return Err(WeighterError::BadState(format!(
             "state has {} weights for {} objectives",
