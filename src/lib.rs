@@ -4,7 +4,9 @@
 //! compares FedMOA with FedAvg on heterogeneous clients (used by the `quickstart` example).
 
 pub mod experiment;
+pub mod quickstart;
 
 pub use fedmoa_agg as agg;
 pub use fedmoa_core as core;
+pub use fedmoa_grpo as grpo;
 pub use fedmoa_rewards as rewards;

@@ -1,0 +1,210 @@
+//! Left-padded token batches: prompts alone (for sampling) and prompt + completion pairs
+//! (for log-probs, SFT and the GRPO loss).
+//!
+//! Layout of a [`SequenceBatch`] row, with `P` prompt columns and `C` completion columns:
+//!
+//! ```text
+//! [pad … pad, prompt tokens][completion tokens, pad … pad]
+//!  └──── P columns ────────┘└──────── C columns ────────┘
+//! ```
+//!
+//! Every completion starts at column `P`, so the logits that predict completion token `c`
+//! are those of column `P - 1 + c` for every row.
+
+use burn::prelude::*;
+
+use crate::{GrpoError, Policy};
+
+/// Prompts left-padded to a common width.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptBatch {
+    /// Row-major `[n_rows, width]` token ids.
+    pub tokens: Vec<u32>,
+    /// Leading pad tokens of each row.
+    pub left_pad: Vec<usize>,
+    /// Columns.
+    pub width: usize,
+}
+
+impl PromptBatch {
+    /// Left-pads `prompts` with `pad_id`.
+    ///
+    /// # Errors
+    /// [`GrpoError::Input`] when there is no prompt or a prompt is empty.
+    pub fn new(prompts: &[Vec<u32>], pad_id: u32) -> Result<Self, GrpoError> {
+        if prompts.is_empty() || prompts.iter().any(Vec::is_empty) {
+            return Err(GrpoError::Input("empty prompt batch or prompt".into()));
+        }
+        let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let mut tokens = Vec::with_capacity(prompts.len() * width);
+        let mut left_pad = Vec::with_capacity(prompts.len());
+        for p in prompts {
+            let pad = width - p.len();
+            tokens.extend(std::iter::repeat_n(pad_id, pad));
+            tokens.extend_from_slice(p);
+            left_pad.push(pad);
+        }
+        Ok(Self {
+            tokens,
+            left_pad,
+            width,
+        })
+    }
+
+    /// Number of prompts.
+    pub fn n_rows(&self) -> usize {
+        self.left_pad.len()
+    }
+
+    /// The ids as a `[n_rows, width]` tensor.
+    pub fn tensor(&self, device: &Device) -> Tensor<2, Int> {
+        int_tensor(&self.tokens, [self.n_rows(), self.width], device)
+    }
+}
+
+/// Prompt + completion pairs laid out as in the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceBatch {
+    /// Row-major `[n_rows, prompt_width + completion_width]` token ids.
+    pub tokens: Vec<u32>,
+    /// Leading pad tokens of each row.
+    pub left_pad: Vec<usize>,
+    /// Prompt columns `P`.
+    pub prompt_width: usize,
+    /// Completion columns `C` (the longest completion).
+    pub completion_width: usize,
+    /// Row-major `[n_rows, C]`: 1 for real completion tokens, 0 for padding.
+    pub completion_mask: Vec<f32>,
+    /// Real completion tokens of each row.
+    pub completion_lens: Vec<usize>,
+}
+
+impl SequenceBatch {
+    /// Lays out `prompts[i]` followed by `completions[i]`.
+    ///
+    /// # Errors
+    /// [`GrpoError::Input`] on mismatched lengths, an empty prompt or all-empty completions.
+    pub fn new(prompts: &[&[u32]], completions: &[&[u32]], pad_id: u32) -> Result<Self, GrpoError> {
+        if prompts.len() != completions.len() || prompts.is_empty() {
+            return Err(GrpoError::Input(format!(
+                "{} prompts for {} completions",
+                prompts.len(),
+                completions.len()
+            )));
+        }
+        if prompts.iter().any(|p| p.is_empty()) {
+            return Err(GrpoError::Input("empty prompt".into()));
+        }
+        let prompt_width = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+        let completion_width = completions.iter().map(|c| c.len()).max().unwrap_or(0);
+        if completion_width == 0 {
+            return Err(GrpoError::Input("every completion is empty".into()));
+        }
+        let n = prompts.len();
+        let width = prompt_width + completion_width;
+        let mut tokens = Vec::with_capacity(n * width);
+        let mut left_pad = Vec::with_capacity(n);
+        let mut completion_mask = Vec::with_capacity(n * completion_width);
+        for (p, c) in prompts.iter().zip(completions) {
+            let pad = prompt_width - p.len();
+            tokens.extend(std::iter::repeat_n(pad_id, pad));
+            tokens.extend_from_slice(p);
+            tokens.extend_from_slice(c);
+            tokens.extend(std::iter::repeat_n(pad_id, completion_width - c.len()));
+            left_pad.push(pad);
+            completion_mask.extend((0..completion_width).map(|i| f32::from(u8::from(i < c.len()))));
+        }
+        Ok(Self {
+            tokens,
+            left_pad,
+            prompt_width,
+            completion_width,
+            completion_mask,
+            completion_lens: completions.iter().map(|c| c.len()).collect(),
+        })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.left_pad.len()
+    }
+
+    /// The model input: every column but the last, `[n_rows, P + C − 1]`.
+    pub fn input_tensor(&self, device: &Device) -> Tensor<2, Int> {
+        let width = self.prompt_width + self.completion_width;
+        let inputs: Vec<u32> = self
+            .tokens
+            .chunks(width)
+            .flat_map(|row| row[..width - 1].iter().copied())
+            .collect();
+        int_tensor(&inputs, [self.n_rows(), width - 1], device)
+    }
+
+    /// The completion tokens, `[n_rows, C]`.
+    pub fn target_tensor(&self, device: &Device) -> Tensor<2, Int> {
+        let width = self.prompt_width + self.completion_width;
+        let targets: Vec<u32> = self
+            .tokens
+            .chunks(width)
+            .flat_map(|row| row[self.prompt_width..].iter().copied())
+            .collect();
+        int_tensor(&targets, [self.n_rows(), self.completion_width], device)
+    }
+
+    /// The completion mask, `[n_rows, C]`.
+    pub fn mask_tensor(&self, device: &Device) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(
+                self.completion_mask.clone(),
+                [self.n_rows(), self.completion_width],
+            ),
+            device,
+        )
+    }
+
+    /// Logits that predict each completion token, `[n_rows, C, vocab]`, in one forward
+    /// pass (tracked when `policy` lives on an autodiff device).
+    pub fn completion_logits<P: Policy>(&self, policy: &P, device: &Device) -> Tensor<3> {
+        let logits = policy.forward(self.input_tensor(device), &self.left_pad, None);
+        let [n, t, v] = logits.dims();
+        logits.slice([0..n, self.prompt_width - 1..t, 0..v])
+    }
+}
+
+/// Builds an Int tensor from u32 ids.
+pub(crate) fn int_tensor<const D: usize>(
+    ids: &[u32],
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D, Int> {
+    let data: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lays_out_left_padded_prompts_and_right_padded_completions() {
+        let b = SequenceBatch::new(&[&[1, 2], &[3]], &[&[4], &[5, 6, 7]], 0).unwrap();
+        assert_eq!(b.prompt_width, 2);
+        assert_eq!(b.completion_width, 3);
+        assert_eq!(b.tokens, [1, 2, 4, 0, 0, 0, 3, 5, 6, 7]);
+        assert_eq!(b.left_pad, [0, 1]);
+        assert_eq!(b.completion_mask, [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let dev = Device::flex();
+        let inp: Vec<i64> = b.input_tensor(&dev).into_data().iter::<i64>().collect();
+        assert_eq!(inp, [1, 2, 4, 0, 0, 3, 5, 6]);
+        let tgt: Vec<i64> = b.target_tensor(&dev).into_data().iter::<i64>().collect();
+        assert_eq!(tgt, [4, 0, 0, 5, 6, 7]);
+    }
+
+    #[test]
+    fn prompt_batch_pads_on_the_left() {
+        let b = PromptBatch::new(&[vec![1, 2, 3], vec![4]], 9).unwrap();
+        assert_eq!(b.tokens, [1, 2, 3, 9, 9, 4]);
+        assert_eq!(b.left_pad, [0, 2]);
+        assert!(PromptBatch::new(&[vec![]], 0).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Per-token log-probabilities and entropies from logits.
+//!
+//! The logits should already be divided by the sampling temperature (as TRL does), so that the
+//! log-probs describe the distribution the completions were sampled from.
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+
+use super::error::GrpoInputError;
+
+/// `log π(target | context)` for every position.
+///
+/// # Shapes
+/// `logits: [B, T, V]`, `targets: [B, T]` (token ids < V) → `[B, T]`.
+///
+/// # Errors
+/// [`GrpoInputError::Shape`] when `targets` is not `[B, T]`.
+pub fn token_logprobs(
+    logits: Tensor<3>,
+    targets: Tensor<2, Int>,
+) -> Result<Tensor<2>, GrpoInputError> {
+    let [b, t, _] = logits.dims();
+    let got = targets.dims();
+    if got != [b, t] {
+        return Err(GrpoInputError::Shape {
+            what: "targets",
+            expected: vec![b, t],
+            got: got.to_vec(),
+        });
+    }
+    Ok(log_softmax(logits, 2)
+        .gather(2, targets.unsqueeze_dim::<3>(2))
+        .squeeze_dim::<2>(2))
+}
+
+/// Entropy `−Σ_v p_v log p_v` of the next-token distribution at every position.
+///
+/// # Shapes
+/// `logits: [B, T, V]` → `[B, T]`.
+pub fn token_entropy(logits: Tensor<3>) -> Tensor<2> {
+    let logp = log_softmax(logits, 2);
+    (logp.clone().exp() * logp)
+        .sum_dim(2)
+        .squeeze_dim::<2>(2)
+        .neg()
+}
+
+/// Mean of `values` over the positions where `mask` is 1 (0 when the mask is empty).
+///
+/// # Shapes
+/// `values, mask: [B, T]` → `[1]`.
+///
+/// # Errors
+/// [`GrpoInputError::Shape`] when the shapes differ.
+pub fn masked_mean(values: Tensor<2>, mask: Tensor<2>) -> Result<Tensor<1>, GrpoInputError> {
+    if values.dims() != mask.dims() {
+        return Err(GrpoInputError::Shape {
+            what: "mask",
+            expected: values.dims().to_vec(),
+            got: mask.dims().to_vec(),
+        });
+    }
+    let count = mask.clone().sum().clamp_min(1.0);
+    Ok((values * mask).sum() / count)
+}
+
+/// Mean next-token entropy over the completion tokens (a logging statistic).
+///
+/// # Shapes
+/// `logits: [B, T, V]`, `mask: [B, T]` → `[1]`.
+///
+/// # Errors
+/// [`GrpoInputError::Shape`] when `mask` is not `[B, T]`.
+pub fn entropy(logits: Tensor<3>, mask: Tensor<2>) -> Result<Tensor<1>, GrpoInputError> {
+    masked_mean(token_entropy(logits), mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev() -> Device {
+        Device::flex()
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn logprobs_pick_the_target_of_a_log_softmax() {
+        // Row (0, ln 3): softmax = (1/4, 3/4). Row (ln 2, ln 2): (1/2, 1/2).
+        let ln3 = 3f32.ln();
+        let ln2 = 2f32.ln();
+        let logits = Tensor::<3>::from_floats([[[0.0, ln3], [ln2, ln2]]], &dev());
+        let targets = Tensor::<2, Int>::from_ints([[1, 0]], &dev());
+        let lp = values(token_logprobs(logits, targets).unwrap());
+        assert!((lp[0] - 0.75f32.ln()).abs() < 1e-6, "{lp:?}");
+        assert!((lp[1] - 0.5f32.ln()).abs() < 1e-6, "{lp:?}");
+    }
+
+    #[test]
+    fn logprobs_reject_mismatched_targets() {
+        let logits = Tensor::<3>::zeros([2, 3, 4], &dev());
+        let targets = Tensor::<2, Int>::zeros([2, 2], &dev());
+        assert_eq!(
+            token_logprobs(logits, targets).unwrap_err(),
+            GrpoInputError::Shape {
+                what: "targets",
+                expected: vec![2, 3],
+                got: vec![2, 2]
+            }
+        );
+    }
+
+    #[test]
+    fn entropy_of_known_distributions() {
+        // Uniform over 3: ln 3 = 1.098612. p = (1/4, 1/4, 1/2) from logits (0, 0, ln 2):
+        // −(2 · ¼ ln ¼ + ½ ln ½) = ½ ln 4 + ½ ln 2 = 1.5 ln 2 = 1.039721.
+        let ln2 = 2f32.ln();
+        let logits = Tensor::<3>::from_floats([[[5.0, 5.0, 5.0], [0.0, 0.0, ln2]]], &dev());
+        let h = values(token_entropy(logits.clone()));
+        assert!((h[0] - 3f32.ln()).abs() < 1e-6, "{h:?}");
+        assert!((h[1] - 1.5 * ln2).abs() < 1e-6, "{h:?}");
+        // Masked mean over both positions: (1.098612 + 1.039721) / 2 = 1.069167; over the
+        // second only: 1.039721.
+        let both = Tensor::<2>::from_floats([[1.0, 1.0]], &dev());
+        let second = Tensor::<2>::from_floats([[0.0, 1.0]], &dev());
+        let mean: f32 = entropy(logits.clone(), both).unwrap().into_scalar();
+        assert!((mean - 1.0691667).abs() < 1e-6, "{mean}");
+        let mean: f32 = entropy(logits, second).unwrap().into_scalar();
+        assert!((mean - 1.5 * ln2).abs() < 1e-6, "{mean}");
+    }
+
+    #[test]
+    fn masked_mean_of_empty_mask_is_zero() {
+        let v = Tensor::<2>::from_floats([[3.0, 4.0]], &dev());
+        let m = Tensor::<2>::zeros([1, 2], &dev());
+        let mean: f32 = masked_mean(v.clone(), m).unwrap().into_scalar();
+        assert_eq!(mean, 0.0);
+        let bad = Tensor::<2>::zeros([2, 1], &dev());
+        assert!(matches!(
+            masked_mean(v, bad),
+            Err(GrpoInputError::Shape { what: "mask", .. })
+        ));
+    }
+}

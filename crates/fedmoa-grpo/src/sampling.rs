@@ -1,0 +1,275 @@
+//! Batched, seeded sampling with temperature, top-k and top-p, reusing the prompt's KV cache.
+//!
+//! The prompts are prefilled once as a left-padded batch; the cache and last logits are
+//! then repeated `num_generations` times, and each step decodes one column for all rows.
+//! Token choice runs on the device (sort, nucleus/top-k mask, inverse CDF); the host
+//! uploads one uniform per row from the owned, seeded RNG and reads back the chosen ids.
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use fedmoa_core::ConfigError;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::PromptBatch;
+use crate::{GrpoError, Policy};
+
+/// How completions are drawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingConfig {
+    /// Softmax temperature; 0 means greedy (argmax).
+    pub temperature: f32,
+    /// Nucleus mass in `(0, 1]`; 1 disables top-p.
+    pub top_p: f32,
+    /// Keep only the `top_k` most likely tokens; 0 disables top-k.
+    pub top_k: usize,
+    /// Most tokens generated per completion (EOS included).
+    pub max_new_tokens: usize,
+    /// Completions per prompt (TRL's `num_generations`, G).
+    pub num_generations: usize,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_new_tokens: 48,
+            num_generations: 8,
+        }
+    }
+}
+
+impl SamplingConfig {
+    /// Greedy decoding of one completion per prompt.
+    pub fn greedy(max_new_tokens: usize) -> Self {
+        Self {
+            temperature: 0.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_new_tokens,
+            num_generations: 1,
+        }
+    }
+
+    /// Checks the fields.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the bad field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(ConfigError::new("temperature", "must be finite and ≥ 0"));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(ConfigError::new("top_p", "must be in (0, 1]"));
+        }
+        if self.max_new_tokens == 0 {
+            return Err(ConfigError::new("max_new_tokens", "must be > 0"));
+        }
+        if self.num_generations == 0 {
+            return Err(ConfigError::new("num_generations", "must be > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// One sampled completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// Index of its prompt in the input batch.
+    pub prompt_index: usize,
+    /// Generated ids; ends with EOS when [`Completion::finished`].
+    pub tokens: Vec<u32>,
+    /// True when EOS was produced within `max_new_tokens`.
+    pub finished: bool,
+}
+
+/// Owns the sampling RNG; the same seed, model and prompts give the same completions.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    rng: ChaCha8Rng,
+}
+
+impl Sampler {
+    /// A sampler seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Samples `num_generations` completions for every prompt, grouped by prompt:
+    /// completions `i*G .. i*G+G` belong to prompt `i`.
+    ///
+    /// `policy` should live on a plain (non-autodiff) device, e.g. `model.valid()`.
+    ///
+    /// # Errors
+    /// [`GrpoError::Config`] for a bad config, [`GrpoError::Input`] for an empty batch or
+    /// a prompt too long for `max_new_tokens` within the model's `max_seq_len`.
+    pub fn generate<P: Policy>(
+        &mut self,
+        policy: &P,
+        prompts: &[Vec<u32>],
+        config: &SamplingConfig,
+        eos_id: u32,
+        pad_id: u32,
+        device: &Device,
+    ) -> Result<Vec<Completion>, GrpoError> {
+        config.validate()?;
+        let batch = PromptBatch::new(prompts, pad_id)?;
+        if batch.width + config.max_new_tokens > policy.max_seq_len() {
+            return Err(GrpoError::Input(format!(
+                "prompt width {} + max_new_tokens {} exceeds max_seq_len {}",
+                batch.width,
+                config.max_new_tokens,
+                policy.max_seq_len()
+            )));
+        }
+        let g = config.num_generations;
+        let n = batch.n_rows() * g;
+        let mut cache = policy.new_cache();
+        let logits = policy.forward(batch.tensor(device), &batch.left_pad, Some(&mut cache));
+        let [b, t, v] = logits.dims();
+        let mut last = logits.slice([0..b, t - 1..t, 0..v]).reshape([b, v]);
+        if g > 1 {
+            cache.repeat_rows(g);
+            last = last.unsqueeze_dim::<3>(1).expand([b, g, v]).reshape([n, v]);
+        }
+        let mut out: Vec<Completion> = (0..n)
+            .map(|r| Completion {
+                prompt_index: r / g,
+                tokens: Vec::new(),
+                finished: false,
+            })
+            .collect();
+        for step in 0..config.max_new_tokens {
+            let next = self.choose(last, config, device);
+            let ids: Vec<i64> = next.clone().into_data().iter::<i64>().collect();
+            for (c, &id) in out.iter_mut().zip(&ids) {
+                if !c.finished {
+                    let id = u32::try_from(id).unwrap_or(pad_id);
+                    c.tokens.push(id);
+                    c.finished = id == eos_id;
+                }
+            }
+            if step + 1 == config.max_new_tokens || out.iter().all(|c| c.finished) {
+                break;
+            }
+            let logits = policy.forward(next.reshape([n, 1]), &[], Some(&mut cache));
+            last = logits.reshape([n, v]);
+        }
+        Ok(out)
+    }
+
+    /// Picks one token per row of `logits` (`[N, V]`) → `[N]`.
+    fn choose(
+        &mut self,
+        logits: Tensor<2>,
+        config: &SamplingConfig,
+        device: &Device,
+    ) -> Tensor<1, Int> {
+        let [n, _] = logits.dims();
+        if config.temperature == 0.0 {
+            return logits.argmax(1).reshape([n]);
+        }
+        let uniforms: Vec<f32> = (0..n).map(|_| self.rng.random_range(0.0..1.0)).collect();
+        let u = Tensor::<2>::from_data(TensorData::new(uniforms, [n, 1]), device);
+        choose_with_uniforms(logits, u, config)
+    }
+}
+
+/// Inverse-CDF choice over the tokens kept by top-k and top-p.
+///
+/// Tokens are sorted by probability; rank `r` is kept when `r < top_k` (if set) and the
+/// mass strictly before it is below `top_p` (so the most likely token is always kept).
+/// The row's uniform `u` then selects the first kept rank whose cumulative kept mass
+/// exceeds `u · total`.
+///
+/// # Shapes
+/// `logits: [N, V]`, `u: [N, 1]` in `[0, 1)` → `[N]`.
+pub fn choose_with_uniforms(
+    logits: Tensor<2>,
+    u: Tensor<2>,
+    config: &SamplingConfig,
+) -> Tensor<1, Int> {
+    let [n, v] = logits.dims();
+    let device = logits.device();
+    let probs = softmax(logits.div_scalar(config.temperature), 1);
+    let (sorted, order) = probs.sort_descending_with_indices(1);
+    let before = sorted.clone().cumsum(1) - sorted.clone();
+    let mut keep = before.lower_elem(config.top_p);
+    if config.top_k > 0 && config.top_k < v {
+        let rank = Tensor::<1, Int>::arange(0..v as i64, &device)
+            .reshape([1, v])
+            .expand([n, v]);
+        keep = keep.bool_and(rank.lower_elem(config.top_k as i64));
+    }
+    let n_kept = keep.clone().int().sum_dim(1); // [N, 1], ≥ 1
+    let kept = sorted.mask_fill(keep.bool_not(), 0.0);
+    let cdf = kept.cumsum(1);
+    let total = cdf.clone().slice([0..n, v - 1..v]);
+    let threshold = u.mul(total).expand([n, v]);
+    let below = cdf.lower(threshold).int().sum_dim(1);
+    let rank = below.min_pair(n_kept.sub_scalar(1));
+    order.gather(1, rank).reshape([n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(temperature: f32, top_p: f32, top_k: usize) -> SamplingConfig {
+        SamplingConfig {
+            temperature,
+            top_p,
+            top_k,
+            ..Default::default()
+        }
+    }
+
+    fn pick(probs: [f32; 4], u: f32, c: &SamplingConfig) -> i64 {
+        let dev = Device::flex();
+        let logits = Tensor::<2>::from_floats([probs.map(f32::ln)], &dev);
+        let u = Tensor::<2>::from_floats([[u]], &dev);
+        choose_with_uniforms(logits, u, c)
+            .into_data()
+            .iter::<i64>()
+            .next()
+            .unwrap()
+    }
+
+    #[test]
+    fn inverse_cdf_follows_sorted_probabilities() {
+        // probs [0.1, 0.4, 0.2, 0.3] sorted: ids 1 (0.4), 3 (0.3), 2 (0.2), 0 (0.1);
+        // cdf 0.4, 0.7, 0.9, 1.0.
+        let c = cfg(1.0, 1.0, 0);
+        let p = [0.1, 0.4, 0.2, 0.3];
+        assert_eq!(pick(p, 0.05, &c), 1);
+        assert_eq!(pick(p, 0.5, &c), 3);
+        assert_eq!(pick(p, 0.8, &c), 2);
+        assert_eq!(pick(p, 0.95, &c), 0);
+    }
+
+    #[test]
+    fn top_p_and_top_k_truncate_the_tail() {
+        let p = [0.1, 0.4, 0.2, 0.3];
+        // top_p 0.6: mass before ranks = 0, 0.4, 0.7, 0.9 → keep ids 1, 3 (cdf 0.4, 0.7).
+        // u = 0.95 → threshold 0.665 → rank 1 → id 3.
+        assert_eq!(pick(p, 0.95, &cfg(1.0, 0.6, 0)), 3);
+        // u = 0.5 → threshold 0.35 → rank 0 → id 1.
+        assert_eq!(pick(p, 0.5, &cfg(1.0, 0.6, 0)), 1);
+        // top_k 1 always keeps the argmax.
+        assert_eq!(pick(p, 0.99, &cfg(1.0, 1.0, 1)), 1);
+    }
+
+    #[test]
+    fn config_validation_names_the_field() {
+        let err = cfg(-1.0, 1.0, 0).validate().unwrap_err();
+        assert_eq!(err.field, "temperature");
+        let err = cfg(1.0, 0.0, 0).validate().unwrap_err();
+        assert_eq!(err.field, "top_p");
+    }
+}

@@ -1,0 +1,99 @@
+//! [`GrpoTrainerConfig`]: the GRPO settings plus the trainer's own.
+
+use fedmoa_core::ConfigError;
+use serde::{Deserialize, Serialize};
+
+use crate::DeviceChoice;
+use crate::grpo::GrpoConfig;
+use crate::sampling::SamplingConfig;
+
+/// Configuration of a [`super::GrpoTrainer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpoTrainerConfig {
+    /// GRPO settings (TRL names: `num_generations`, `beta`, `epsilon`, …).
+    pub grpo: GrpoConfig,
+    /// Local steps per round when the round plan does not say (default 8).
+    pub local_steps: u32,
+    /// Prompts decoded together during evaluation (default 64).
+    pub eval_batch_size: usize,
+    /// Evaluate on at most this many prompts of a split (default: all).
+    pub max_eval_prompts: Option<usize>,
+    /// Compute backend (default Flex; `BURN_DEVICE` overrides it when set).
+    pub device: DeviceChoice,
+}
+
+impl Default for GrpoTrainerConfig {
+    fn default() -> Self {
+        Self {
+            grpo: GrpoConfig::default(),
+            local_steps: 8,
+            eval_batch_size: 64,
+            max_eval_prompts: None,
+            device: DeviceChoice::Flex,
+        }
+    }
+}
+
+impl GrpoTrainerConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`ConfigError`] with the field path (`grpo.beta`, `local_steps`, …).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.grpo.validate().map_err(|e| e.within("grpo"))?;
+        if self.local_steps == 0 {
+            return Err(ConfigError::new("local_steps", "must be > 0"));
+        }
+        if self.eval_batch_size == 0 {
+            return Err(ConfigError::new("eval_batch_size", "must be > 0"));
+        }
+        if self.max_eval_prompts == Some(0) {
+            return Err(ConfigError::new("max_eval_prompts", "must be > 0 when set"));
+        }
+        Ok(())
+    }
+
+    /// The sampling settings of a GRPO step.
+    pub fn sampling(&self) -> SamplingConfig {
+        SamplingConfig {
+            temperature: self.grpo.temperature as f32,
+            top_p: self.grpo.top_p as f32,
+            top_k: self.grpo.top_k.unwrap_or(0),
+            max_new_tokens: self.grpo.max_completion_length,
+            num_generations: self.grpo.num_generations,
+        }
+    }
+
+    /// Greedy decoding for evaluation.
+    pub fn eval_sampling(&self) -> SamplingConfig {
+        SamplingConfig::greedy(self.grpo.max_completion_length)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_errors_name_the_path() {
+        let mut c = GrpoTrainerConfig::default();
+        c.grpo.num_generations = 1;
+        assert_eq!(c.validate().unwrap_err().field, "grpo.num_generations");
+        let c = GrpoTrainerConfig {
+            local_steps: 0,
+            ..Default::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "local_steps");
+    }
+
+    #[test]
+    fn toml_style_json_with_unknown_field_is_rejected() {
+        let err = serde_json::from_str::<GrpoTrainerConfig>(r#"{"local_step": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("local_step"), "{err}");
+        let ok: GrpoTrainerConfig =
+            serde_json::from_str(r#"{"local_steps": 3, "grpo": {"beta": 0.0}}"#).unwrap();
+        assert_eq!(ok.local_steps, 3);
+        assert_eq!(ok.grpo.beta, 0.0);
+    }
+}

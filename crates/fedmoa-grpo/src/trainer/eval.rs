@@ -1,0 +1,96 @@
+//! Greedy evaluation of a policy on one of the client's splits.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use fedmoa_core::{EvalReport, Prompt, Split};
+
+use super::{GrpoTrainer, ScoredBatch, objective_stats, primary_accuracy, score_all};
+use crate::sampling::{Sampler, SamplingConfig};
+use crate::{GrpoError, Policy};
+
+impl<P: Policy> GrpoTrainer<P> {
+    /// Greedy-decodes every prompt of `split` (up to `max_eval_prompts`) with `model`
+    /// (on the plain device) and scores every objective.
+    pub(super) fn evaluate_policy(&self, model: &P, split: Split) -> Result<EvalReport, GrpoError> {
+        let start = Instant::now();
+        let limit = self.config.max_eval_prompts.unwrap_or(usize::MAX);
+        let prompts: Vec<&Prompt> = self.data.get(split).iter().take(limit).collect();
+        let ids = &self.encoded.get(split)[..prompts.len()];
+        if prompts.is_empty() {
+            return Err(GrpoError::Input(format!("split {split:?} is empty")));
+        }
+        let (texts, lens) = greedy_texts(
+            model,
+            ids,
+            &self.config.eval_sampling(),
+            self.config.eval_batch_size,
+            self.tokenizer(),
+            &self.device,
+        )?;
+        let scored = score_all(&self.rewards, &prompts, &texts);
+        let mut report = report_from(&self.rewards, &scored);
+        report.metrics.insert(
+            "completion_len".into(),
+            lens.iter().sum::<usize>() as f64 / lens.len() as f64,
+        );
+        report
+            .metrics
+            .insert("eval_secs".into(), start.elapsed().as_secs_f64());
+        Ok(report)
+    }
+}
+
+fn report_from(rewards: &[Box<dyn fedmoa_core::RewardFn>], scored: &ScoredBatch) -> EvalReport {
+    let objectives = objective_stats(rewards, scored);
+    let mut report = EvalReport {
+        accuracy: primary_accuracy(rewards, scored),
+        n_examples: scored.values.first().map_or(0, Vec::len) as u64,
+        objectives,
+        ..Default::default()
+    };
+    for o in &report.objectives {
+        report
+            .metrics
+            .insert(format!("satisfaction/{}", o.id), f64::from(o.satisfaction));
+    }
+    report
+}
+
+/// Greedy completions (EOS stripped) of `ids`, decoded in batches, and their token counts.
+///
+/// # Errors
+/// Sampling or decoding errors.
+pub fn greedy_texts<P: Policy>(
+    model: &P,
+    ids: &[Vec<u32>],
+    sampling: &SamplingConfig,
+    batch_size: usize,
+    tokenizer: &crate::TaskTokenizer,
+    device: &Device,
+) -> Result<(Vec<String>, Vec<usize>), GrpoError> {
+    let mut sampler = Sampler::new(0);
+    let mut texts = Vec::with_capacity(ids.len());
+    let mut lens = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(batch_size.max(1)) {
+        let out = sampler.generate(
+            model,
+            chunk,
+            sampling,
+            tokenizer.eos_id(),
+            tokenizer.pad_id(),
+            device,
+        )?;
+        for c in out {
+            let body: Vec<u32> = c
+                .tokens
+                .iter()
+                .copied()
+                .filter(|&t| t != tokenizer.eos_id())
+                .collect();
+            lens.push(c.tokens.len());
+            texts.push(tokenizer.decode(&body)?);
+        }
+    }
+    Ok((texts, lens))
+}

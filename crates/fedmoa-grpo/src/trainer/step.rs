@@ -1,0 +1,317 @@
+//! One GRPO step: sample, score, advantages, (per-objective gradients,) loss, update.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use fedmoa_core::{Prompt, StepSignals, axpy_slice};
+
+use super::{GrpoTrainer, ProximalAnchor, score_all};
+use crate::batch::SequenceBatch;
+use crate::grpo::{
+    AdvantageSettings, LossInputs, LossSettings, compute_advantages, entropy, flatten_gradients,
+    grpo_loss, token_logprobs, unflatten_gradients,
+};
+use crate::sampling::{Completion, Sampler};
+use crate::{GrpoError, Policy};
+
+/// A generation batch ready for the loss: tokens, masks and per-completion data.
+struct Rollout {
+    batch: SequenceBatch,
+    /// Loss mask (completion mask, with truncated completions zeroed when configured).
+    mask: Vec<f32>,
+    completions: Vec<Completion>,
+}
+
+impl<P: Policy> GrpoTrainer<P> {
+    /// Runs one step and returns its metrics.
+    pub(super) fn grpo_step(
+        &mut self,
+        sampler: &mut Sampler,
+        reference: Option<&P>,
+        anchor: Option<&ProximalAnchor>,
+    ) -> Result<BTreeMap<String, f64>, GrpoError> {
+        let t0 = Instant::now();
+        let grpo = self.config.grpo.clone();
+        let g = grpo.num_generations;
+        let chosen = self.next_prompts(grpo.prompts_per_step);
+        let prompt_ids: Vec<Vec<u32>> = chosen
+            .iter()
+            .map(|&i| self.encoded.train[i].clone())
+            .collect();
+
+        // 1. Sample G completions per prompt from the current policy (no autodiff).
+        let sampling_model = self.policy.valid();
+        let completions = sampler.generate(
+            &sampling_model,
+            &prompt_ids,
+            &self.config.sampling(),
+            self.tokenizer.eos_id(),
+            self.tokenizer.pad_id(),
+            &self.device,
+        )?;
+        let sample_secs = t0.elapsed().as_secs_f64();
+
+        // 2. Score every objective.
+        let eos = self.tokenizer.eos_id();
+        let texts = completions
+            .iter()
+            .map(|c| {
+                let body: Vec<u32> = c.tokens.iter().copied().filter(|&t| t != eos).collect();
+                self.tokenizer.decode(&body)
+            })
+            .collect::<Result<Vec<String>, GrpoError>>()?;
+        let prompts: Vec<&Prompt> = completions
+            .iter()
+            .map(|c| &self.data.train[chosen[c.prompt_index]])
+            .collect();
+        let scored = score_all(&self.rewards, &prompts, &texts);
+
+        // 3. Advantages with the weighter's current weights.
+        let weights = self.weighter.weights().to_vec();
+        let maxima: Vec<f32> = self.rewards.iter().map(|r| r.range().max).collect();
+        let adv = compute_advantages(
+            &scored.values,
+            &weights,
+            &maxima,
+            g,
+            AdvantageSettings::from(&grpo),
+        )?;
+
+        // 4. The batch of prompt + completion tokens.
+        let rollout = self.rollout(&prompt_ids, completions)?;
+        let train_dev = self.device.clone().autodiff();
+        let n = rollout.batch.n_rows();
+        let c = rollout.batch.completion_width;
+        let mask =
+            Tensor::<2>::from_data(TensorData::new(rollout.mask.clone(), [n, c]), &train_dev);
+        let targets = rollout.batch.target_tensor(&train_dev);
+        let inv_temp = 1.0 / grpo.temperature;
+        let ref_lp = match reference {
+            Some(r) => {
+                let logits = rollout
+                    .batch
+                    .completion_logits(r, &self.device)
+                    .mul_scalar(inv_temp);
+                let lp = token_logprobs(logits, rollout.batch.target_tensor(&self.device))?;
+                Some(Tensor::<2>::from_data(lp.into_data(), &train_dev))
+            }
+            None => None,
+        };
+        let settings = LossSettings::from(&grpo);
+        let advantages =
+            |a: &[f32]| Tensor::<1>::from_data(TensorData::new(a.to_vec(), [n]), &train_dev);
+
+        // 5. Per-objective gradients g_k(θ_t) for the weighter, only when it asks.
+        let mut grad_secs = 0.0;
+        let mut first_pass: Option<(Tensor<2>, f64)> = None;
+        let mut per_objective = Vec::new();
+        let gradients = if self.weighter.needs().gradient_dots {
+            let tg = Instant::now();
+            for a_k in &adv.per_objective {
+                let logits = rollout
+                    .batch
+                    .completion_logits(&self.policy, &train_dev)
+                    .mul_scalar(inv_temp);
+                if first_pass.is_none() {
+                    let h = entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>();
+                    let lp = token_logprobs(logits.clone().detach(), targets.clone())?;
+                    first_pass = Some((lp, f64::from(h)));
+                }
+                let lp = token_logprobs(logits, targets.clone())?;
+                let out = grpo_loss(
+                    LossInputs {
+                        old_logprobs: lp.clone().detach(),
+                        logprobs: lp,
+                        ref_logprobs: None,
+                        mask: mask.clone(),
+                        advantages: advantages(a_k),
+                        batch_totals: None,
+                    },
+                    &settings.without_kl(),
+                )?;
+                let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+                per_objective.push(flatten_gradients(&self.policy, &grads));
+            }
+            grad_secs = tg.elapsed().as_secs_f64();
+            Some(self.history.signals(per_objective.clone())?)
+        } else {
+            None
+        };
+
+        // 6a. Without KL and with one inner iteration the update's gradient is exactly
+        // Σ_k w_k g_k (the loss is linear in the advantage and ρ = 1): reuse it.
+        let mut last = None;
+        let mut entropy_value = 0.0;
+        let mut lr = 0.0;
+        let mut grad_norm = 0.0;
+        let mut iterations = grpo.num_iterations;
+        if let (Some((lp, h)), true) = (&first_pass, grpo.beta == 0.0 && grpo.num_iterations == 1) {
+            let out = grpo_loss(
+                LossInputs {
+                    logprobs: lp.clone(),
+                    old_logprobs: lp.clone(),
+                    ref_logprobs: None,
+                    mask: mask.clone(),
+                    advantages: advantages(&adv.total),
+                    batch_totals: None,
+                },
+                &settings,
+            )?;
+            let mut combined = vec![0.0f32; per_objective.first().map_or(0, Vec::len)];
+            for (w, g) in weights.iter().zip(&per_objective) {
+                axpy_slice(&mut combined, *w, g);
+            }
+            let mut grads = unflatten_gradients(&self.policy, &combined)?;
+            if let Some(anchor) = anchor {
+                anchor.add_to(&self.policy, &mut grads);
+            }
+            let (policy, step) = self.optimizer.step(self.policy.clone(), grads);
+            self.policy = policy;
+            lr = step.lr;
+            grad_norm = step.grad_norm;
+            entropy_value = *h;
+            last = Some((out.loss.into_scalar::<f32>(), out.stats));
+            iterations = 0;
+        }
+
+        // 6b. Otherwise: the loss with the weighted advantages, μ inner iterations.
+        let mut old_lp: Option<Tensor<2>> = None;
+        for iteration in 0..iterations {
+            let logits = rollout
+                .batch
+                .completion_logits(&self.policy, &train_dev)
+                .mul_scalar(inv_temp);
+            if iteration == 0 {
+                entropy_value =
+                    f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
+            }
+            let lp = token_logprobs(logits, targets.clone())?;
+            let old = old_lp.get_or_insert_with(|| lp.clone().detach()).clone();
+            let out = grpo_loss(
+                LossInputs {
+                    logprobs: lp,
+                    old_logprobs: old,
+                    ref_logprobs: ref_lp.clone(),
+                    mask: mask.clone(),
+                    advantages: advantages(&adv.total),
+                    batch_totals: None,
+                },
+                &settings,
+            )?;
+            let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
+            if !loss_value.is_finite() {
+                return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
+            }
+            let mut grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+            if let Some(anchor) = anchor {
+                anchor.add_to(&self.policy, &mut grads);
+            }
+            let (policy, step) = self.optimizer.step(self.policy.clone(), grads);
+            self.policy = policy;
+            lr = step.lr;
+            grad_norm = step.grad_norm;
+            last = Some((loss_value, out.stats));
+        }
+
+        // 7. The weighter sees this step's rewards (and gradients).
+        let step_index = self.optimizer.steps_taken().saturating_sub(1);
+        let observed = self.weighter.observe(&StepSignals {
+            step: step_index,
+            reward_means: adv.stats.reward_mean.clone(),
+            saturation: adv.stats.saturation.clone(),
+            gradients,
+        });
+
+        // 8. Metrics.
+        let mut m = BTreeMap::new();
+        for (k, reward) in self.rewards.iter().enumerate() {
+            let id = reward.id().as_str();
+            m.insert(
+                format!("reward_mean/{id}"),
+                f64::from(adv.stats.reward_mean[k]),
+            );
+            m.insert(
+                format!("reward_std/{id}"),
+                f64::from(adv.stats.reward_std[k]),
+            );
+            m.insert(
+                format!("zero_std_frac/{id}"),
+                f64::from(adv.stats.zero_std_fraction[k]),
+            );
+            m.insert(format!("reward_errors/{id}"), scored.errors[k] as f64);
+            m.insert(
+                format!("weight/{id}"),
+                f64::from(self.weighter.weights()[k]),
+            );
+        }
+        m.insert(
+            "zero_std_frac".into(),
+            f64::from(adv.stats.total_zero_std_fraction),
+        );
+        if let Some((loss, stats)) = last {
+            m.insert("loss".into(), f64::from(loss));
+            m.insert("clip_region".into(), f64::from(stats.clip_region));
+            m.insert("clip_low".into(), f64::from(stats.clip_low));
+            m.insert("clip_high".into(), f64::from(stats.clip_high));
+            if let Some(kl) = stats.kl {
+                m.insert("kl".into(), f64::from(kl));
+            }
+        }
+        let lens: Vec<f64> = rollout
+            .completions
+            .iter()
+            .map(|c| c.tokens.len() as f64)
+            .collect();
+        let truncated = rollout.completions.iter().filter(|c| !c.finished).count();
+        m.insert(
+            "completion_len".into(),
+            lens.iter().sum::<f64>() / lens.len().max(1) as f64,
+        );
+        m.insert(
+            "truncated_frac".into(),
+            truncated as f64 / lens.len().max(1) as f64,
+        );
+        m.insert("entropy".into(), entropy_value);
+        m.insert("lr".into(), lr);
+        m.insert("grad_norm".into(), grad_norm);
+        m.insert(
+            "weighter_error".into(),
+            f64::from(u8::from(observed.is_err())),
+        );
+        m.insert("sample_secs".into(), sample_secs);
+        m.insert("objective_grad_secs".into(), grad_secs);
+        m.insert("step_secs".into(), t0.elapsed().as_secs_f64());
+        m.insert("step".into(), step_index as f64);
+        Ok(m)
+    }
+
+    /// Lays out the sampled completions behind their prompts.
+    fn rollout(
+        &self,
+        prompt_ids: &[Vec<u32>],
+        completions: Vec<Completion>,
+    ) -> Result<Rollout, GrpoError> {
+        let prompts: Vec<&[u32]> = completions
+            .iter()
+            .map(|c| prompt_ids[c.prompt_index].as_slice())
+            .collect();
+        let bodies: Vec<&[u32]> = completions.iter().map(|c| c.tokens.as_slice()).collect();
+        let batch = SequenceBatch::new(&prompts, &bodies, self.tokenizer.pad_id())?;
+        let c = batch.completion_width;
+        let mut mask = batch.completion_mask.clone();
+        if self.config.grpo.mask_truncated_completions {
+            for (row, comp) in completions.iter().enumerate() {
+                if !comp.finished {
+                    mask[row * c..(row + 1) * c].fill(0.0);
+                }
+            }
+        }
+        Ok(Rollout {
+            batch,
+            mask,
+            completions,
+        })
+    }
+}

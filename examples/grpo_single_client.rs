@@ -1,0 +1,200 @@
+//! Learning proof: warm-start TinyLm on synthetic math, then run GRPO on one client.
+//!
+//! Prints the held-out greedy accuracy before and after, one line per GRPO step (the reward
+//! curve), and ends with a JSON summary line:
+//! `{"acc_before":..,"acc_after":..,"steps":..,"secs":..}`.
+//!
+//! ```text
+//! cargo run --release --example grpo_single_client -- [--steps N] [--secs S]
+//! ```
+//!
+//! The warm start is cached under `$FEDMOA_CACHE_DIR` (default `.cache/fedmoa`).
+//! `--show N` prints the greedy completions of the first N held-out problems first.
+//!
+//! Measured on the 2-core development VM (dev profile, `--steps 50 --secs 240`): warm start
+//! 282 steps in 229 s (first run only), then 47 GRPO steps in 240 s; held-out greedy accuracy
+//! 0.405 → 0.510 (see `docs/PERFORMANCE.md`).
+
+use std::time::Instant;
+
+use fedmoa_core::weighting::{FixedConfig, WeighterConfig};
+use fedmoa_core::{FnReward, Prompt, Reference, RewardFn, RewardRange, Split};
+use fedmoa_grpo::sft::{SftConfig, WarmStartConfig, load_or_train};
+use fedmoa_grpo::{ClientData, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, TinyLmConfig};
+use fedmoa_rewards::completion::{answer_content, think_content};
+use fedmoa_rewards::math::{
+    MathFamily, MathGenerator, MathTaskConfig, answers_match, extract_answer,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// `--name value` from the command line, parsed.
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn problems(n: usize, seed: u64) -> Result<Vec<Prompt>, Box<dyn std::error::Error>> {
+    let config = MathTaskConfig::new(vec![MathFamily::AddSub, MathFamily::MulDiv]).with_digits(1);
+    let generator = MathGenerator::new(config)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Ok((0..n)
+        .map(|i| {
+            generator
+                .generate(&mut rng)
+                .to_prompt(format!("m{seed}-{i}"))
+        })
+        .collect())
+}
+
+/// Objective 0: the answer block holds the reference number.
+fn correctness() -> Box<dyn RewardFn> {
+    Box::new(FnReward::new(
+        "correct",
+        RewardRange::UNIT,
+        |p: &Prompt, c: &str| {
+            let Reference::Number { value } = p.reference else {
+                return 0.0;
+            };
+            match extract_answer(c) {
+                Some(a) if answers_match(a.value, value, 1e-6) => 1.0,
+                _ => 0.0,
+            }
+        },
+    ))
+}
+
+/// Objective 1: the completion has a think block and an answer block.
+fn format() -> Box<dyn RewardFn> {
+    Box::new(FnReward::new(
+        "format",
+        RewardRange::UNIT,
+        |_: &Prompt, c: &str| {
+            f32::from(u8::from(
+                think_content(c).is_some() && answer_content(c).is_some(),
+            ))
+        },
+    ))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let max_steps: u32 = arg("--steps", 60);
+    let budget_secs: f64 = arg("--secs", 240.0);
+    let t0 = Instant::now();
+    let device = DeviceChoice::from_env_or(DeviceChoice::Flex)?.device()?;
+
+    // Warm start on 3000 worked solutions (cached on disk).
+    let sft_prompts = problems(3000, 1)?;
+    let warm = WarmStartConfig {
+        model: TinyLmConfig {
+            max_seq_len: 96,
+            ..Default::default()
+        },
+        sft: SftConfig {
+            epochs: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (model, tokenizer, report) = load_or_train(&sft_prompts, &warm, &device)?;
+    println!(
+        "warm start: {} steps, loss {:.3} → {:.3}, {:.1}s{}",
+        report.steps,
+        report.first_loss,
+        report.last_loss,
+        report.secs,
+        if report.from_cache { " (cached)" } else { "" }
+    );
+
+    // The client: fresh problems (different seed), 200 held out for validation.
+    let data = ClientData::split(problems(800, 2)?, 200, 0)?;
+    let mut config = GrpoTrainerConfig::default();
+    config.grpo.num_generations = 8;
+    config.grpo.prompts_per_step = 16;
+    config.grpo.max_completion_length = 32;
+    config.grpo.learning_rate = 1e-4;
+    config.grpo.beta = 0.04;
+    config.grpo.temperature = 0.7;
+    config.grpo.warmup_steps = 2;
+    config.grpo.seed = 7;
+    let weighter = WeighterConfig::Fixed(FixedConfig {
+        weights: Some(vec![0.8, 0.2]),
+    })
+    .build(2)?;
+    let mut trainer = GrpoTrainer::new(
+        "math-0",
+        "math",
+        model,
+        tokenizer,
+        data,
+        vec![correctness(), format()],
+        weighter,
+        config,
+    )?;
+
+    if arg("--show", 0usize) > 0 {
+        let n = arg("--show", 0usize);
+        let ids: Vec<Vec<u32>> = trainer.data().validation[..n]
+            .iter()
+            .map(|p| trainer.tokenizer().encode_prompt(&p.text))
+            .collect::<Result<_, _>>()?;
+        let policy = fedmoa_grpo::burn::module::Module::valid(trainer.policy());
+        let (texts, _) = fedmoa_grpo::trainer::greedy_texts(
+            &policy,
+            &ids,
+            &fedmoa_grpo::sampling::SamplingConfig::greedy(32),
+            16,
+            trainer.tokenizer(),
+            trainer.device(),
+        )?;
+        for (p, t) in trainer.data().validation.iter().zip(texts) {
+            println!("{} => {t}", p.text);
+        }
+    }
+    let before = trainer.evaluate_current(Split::Validation)?;
+    println!(
+        "before: accuracy {:.3} on {} held-out prompts (format {:.3})",
+        before.accuracy, before.n_examples, before.objectives[1].mean
+    );
+
+    let start = Instant::now();
+    let mut steps = 0;
+    while steps < max_steps && start.elapsed().as_secs_f64() < budget_secs {
+        let m = trainer.run_steps(1, 1000 + u64::from(steps), None)?;
+        let m = &m[0];
+        println!(
+            "step {:3}  correct {:.3}  format {:.3}  zero-std {:.2}  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
+            steps,
+            m["reward_mean/correct"],
+            m["reward_mean/format"],
+            m["zero_std_frac"],
+            m["entropy"],
+            m["completion_len"],
+            m["clip_region"],
+            m["step_secs"]
+        );
+        steps += 1;
+    }
+    let grpo_secs = start.elapsed().as_secs_f64();
+
+    let after = trainer.evaluate_current(Split::Validation)?;
+    println!(
+        "after:  accuracy {:.3} on {} held-out prompts (format {:.3})",
+        after.accuracy, after.n_examples, after.objectives[1].mean
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "acc_before": before.accuracy,
+            "acc_after": after.accuracy,
+            "steps": steps,
+            "secs": (grpo_secs * 10.0).round() / 10.0,
+            "total_secs": (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        })
+    );
+    Ok(())
+}
