@@ -18,13 +18,11 @@
 use std::time::Instant;
 
 use fedmoa_core::weighting::{FixedConfig, WeighterConfig};
-use fedmoa_core::{FnReward, Prompt, Reference, RewardFn, RewardRange, Split};
+use fedmoa_core::{Prompt, RewardFn, Split};
 use fedmoa_grpo::sft::{SftConfig, WarmStartConfig, load_or_train};
 use fedmoa_grpo::{ClientData, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, TinyLmConfig};
-use fedmoa_rewards::completion::{answer_content, think_content};
-use fedmoa_rewards::math::{
-    MathFamily, MathGenerator, MathTaskConfig, answers_match, extract_answer,
-};
+use fedmoa_rewards::math::{MathFamily, MathGenerator, MathTaskConfig};
+use fedmoa_rewards::rewards::{Format, MathAccuracy};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -51,34 +49,13 @@ fn problems(n: usize, seed: u64) -> Result<Vec<Prompt>, Box<dyn std::error::Erro
         .collect())
 }
 
-/// Objective 0: the answer block holds the reference number.
-fn correctness() -> Box<dyn RewardFn> {
-    Box::new(FnReward::new(
-        "correct",
-        RewardRange::UNIT,
-        |p: &Prompt, c: &str| {
-            let Reference::Number { value } = p.reference else {
-                return 0.0;
-            };
-            match extract_answer(c) {
-                Some(a) if answers_match(a.value, value, 1e-6) => 1.0,
-                _ => 0.0,
-            }
-        },
-    ))
-}
-
-/// Objective 1: the completion has a think block and an answer block.
-fn format() -> Box<dyn RewardFn> {
-    Box::new(FnReward::new(
-        "format",
-        RewardRange::UNIT,
-        |_: &Prompt, c: &str| {
-            f32::from(u8::from(
-                think_content(c).is_some() && answer_content(c).is_some(),
-            ))
-        },
-    ))
+/// Objective 0: `math_accuracy` (the extracted answer equals the reference); objective 1:
+/// `format` (`<think>…</think><answer>…</answer>`), both fedmoa-rewards' built-in plugins.
+fn rewards() -> Vec<Box<dyn RewardFn>> {
+    vec![
+        Box::new(MathAccuracy::default()),
+        Box::new(Format::default()),
+    ]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -131,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model,
         tokenizer,
         data,
-        vec![correctness(), format()],
+        rewards(),
         weighter,
         config,
     )?;
@@ -167,9 +144,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let m = trainer.run_steps(1, 1000 + u64::from(steps), None)?;
         let m = &m[0];
         println!(
-            "step {:3}  correct {:.3}  format {:.3}  zero-std {:.2}  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
+            "step {:3}  accuracy {:.3}  format {:.3}  zero-std {:.2}  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
             steps,
-            m["reward_mean/correct"],
+            m["reward_mean/math_accuracy"],
             m["reward_mean/format"],
             m["zero_std_frac"],
             m["entropy"],

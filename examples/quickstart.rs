@@ -12,13 +12,13 @@
 //!   (T = ∞) and without task-awareness.
 //! - `--seeds N`: repeat every arm over N seeds (mean ± std).
 //!
-//! Prints one line per round, then the results table and the files written under
-//! `runs/<name>/`.
+//! Shows a progress bar per arm (round, client, local step) with one line per round above
+//! it, then prints the results table and the files written under `runs/<name>/`.
 
 use std::process::ExitCode;
 
 use fedmoa::experiment::Arm;
-use fedmoa::quickstart::{QuickstartConfig, run};
+use fedmoa::quickstart::{QuickstartConfig, run_with_progress_bars};
 
 fn parse_args() -> Result<QuickstartConfig, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
         }
     };
     let started = std::time::Instant::now();
-    match run(&config, &|line: &str| println!("{line}")) {
+    match run_with_progress_bars(&config) {
         Ok(out) => {
             println!("\n{}", out.table);
             for f in &out.files {

@@ -8,5 +8,6 @@ pub mod quickstart;
 
 pub use fedmoa_agg as agg;
 pub use fedmoa_core as core;
+pub use fedmoa_flower as flower;
 pub use fedmoa_grpo as grpo;
 pub use fedmoa_rewards as rewards;

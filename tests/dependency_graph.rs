@@ -27,7 +27,12 @@ fn normal_dependencies(krate: &str) -> BTreeSet<String> {
 
 #[test]
 fn only_fedmoa_grpo_depends_on_burn() {
-    for krate in ["fedmoa-core", "fedmoa-agg", "fedmoa-rewards"] {
+    for krate in [
+        "fedmoa-core",
+        "fedmoa-agg",
+        "fedmoa-rewards",
+        "fedmoa-flower",
+    ] {
         let deps = normal_dependencies(krate);
         assert!(
             deps.contains("serde"),

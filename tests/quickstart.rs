@@ -17,6 +17,7 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move() {
         serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
     for arm in ["fedavg", "fedmoa"] {
         for key in [
+            "global_acc_initial",
             "global_acc",
             "global_acc_math",
             "global_acc_code",
@@ -33,6 +34,17 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move() {
         assert!(
             dir.path().join("quickstart-quick").join(file).exists(),
             "{file}"
+        );
+    }
+    for file in [
+        "global_accuracy.png",
+        "weights_fedavg.png",
+        "weights_fedmoa.png",
+    ] {
+        let bytes = std::fs::read(dir.path().join("quickstart-quick").join(file)).unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{file} is not a PNG"
         );
     }
 

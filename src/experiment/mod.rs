@@ -1,6 +1,6 @@
 //! Experiments: FedMOA against FedAvg (and ablations) on the same heterogeneous clients,
 //! with identical seeds and data, summarised as a table, `summary.json`, a combined
-//! `metrics.jsonl` and SVG plots.
+//! `metrics.jsonl` and plots (SVG, and PNG rendered from them).
 //!
 //! The policy is abstracted by [`ClientFactory`], so the same harness runs TinyLm, a real
 //! model, or toy trainers in tests.
@@ -11,7 +11,9 @@ mod error;
 mod evaluation;
 mod factory;
 mod hypervolume;
+mod observer;
 mod plot;
+mod png;
 mod report;
 mod runner;
 mod summary;
@@ -22,7 +24,9 @@ pub use error::ExperimentError;
 pub use evaluation::{evaluate_global, summarise};
 pub use factory::ClientFactory;
 pub use hypervolume::{point_hypervolume, set_hypervolume};
+pub use observer::ExperimentObserver;
 pub use plot::{plot_curves, plot_weights};
+pub use png::svg_to_png;
 pub use report::{results_table, summary_json, write_outputs};
 pub use runner::{ArmRun, Experiment, summarise_arm};
 pub use summary::{ArmResult, MeanStd};

@@ -1,4 +1,5 @@
-//! SVG line plots (plotters' pure-Rust SVG backend: no system fonts or C libraries).
+//! SVG line plots (plotters' pure-Rust SVG backend: no system fonts or C libraries);
+//! [`super::png::svg_to_png`] rasterises them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +16,8 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
     }
 }
 
-/// One curve per `(label, values)`, x = round (from 1), y in `[0, 1]`.
+/// One curve per `(label, values)`: `values[r]` is the value after round `r` (`r = 0` is
+/// the initial model), y in `[0, 1]`.
 ///
 /// # Errors
 /// [`ExperimentError::Plot`] when the file cannot be drawn.
@@ -30,6 +32,7 @@ pub fn plot_curves(
         .max()
         .unwrap_or(1)
         .max(2);
+    let last_round = (n - 1) as f64;
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -37,11 +40,13 @@ pub fn plot_curves(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(48)
-        .build_cartesian_2d(1f64..n as f64, 0f64..1f64)
+        .build_cartesian_2d(0f64..last_round, 0f64..1f64)
         .map_err(|e| plot_err(path, e))?;
     chart
         .configure_mesh()
-        .x_desc("round")
+        .x_labels(n.min(11))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("round (0 = warm start)")
         .y_desc("accuracy")
         .draw()
         .map_err(|e| plot_err(path, e))?;
@@ -51,7 +56,7 @@ pub fn plot_curves(
             .iter()
             .enumerate()
             .filter(|(_, v)| v.is_finite())
-            .map(|(r, v)| ((r + 1) as f64, v.clamp(0.0, 1.0)))
+            .map(|(r, v)| (r as f64, v.clamp(0.0, 1.0)))
             .collect();
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
@@ -70,7 +75,8 @@ pub fn plot_curves(
     root.present().map_err(|e| plot_err(path, e))
 }
 
-/// A grid of small panels, one per client, each with one line per objective weight.
+/// A grid of small panels, one per client, each with one line per objective weight after
+/// each round; `names[client]` labels the lines (objective ids), else `w0`, `w1`, ….
 ///
 /// # Errors
 /// [`ExperimentError::Plot`] when the file cannot be drawn.
@@ -78,6 +84,7 @@ pub fn plot_weights(
     path: &Path,
     title: &str,
     weights: &BTreeMap<ClientId, Vec<Vec<f32>>>,
+    names: &BTreeMap<ClientId, Vec<String>>,
 ) -> Result<(), ExperimentError> {
     let n = weights.len().max(1);
     let cols = n.min(4);
@@ -90,32 +97,39 @@ pub fn plot_weights(
         .map_err(|e| plot_err(path, e))?;
     let panels = root.split_evenly((rows, cols));
     for (panel, (id, traj)) in panels.iter().zip(weights) {
-        let len = traj.len().max(2);
+        let last = (traj.len().max(2) - 1) as f64;
         let mut chart = ChartBuilder::on(panel)
             .caption(id.as_str(), ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(24)
             .y_label_area_size(32)
-            .build_cartesian_2d(1f64..len as f64, 0f64..1f64)
+            .build_cartesian_2d(0f64..last, 0f64..1f64)
             .map_err(|e| plot_err(path, e))?;
         chart
             .configure_mesh()
-            .x_labels(5)
+            .x_labels(traj.len().clamp(2, 6))
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_labels(5)
             .draw()
             .map_err(|e| plot_err(path, e))?;
         let k = traj.first().map_or(0, Vec::len);
+        let labels = names.get(id);
         for obj in 0..k {
             let color = Palette99::pick(obj).to_rgba();
             let points: Vec<(f64, f64)> = traj
                 .iter()
                 .enumerate()
-                .filter_map(|(r, w)| w.get(obj).map(|&v| ((r + 1) as f64, f64::from(v))))
+                .filter_map(|(r, w)| w.get(obj).map(|&v| (r as f64, f64::from(v))))
                 .collect();
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(|e| plot_err(path, e))?
-                .label(format!("w{obj}"))
+                .label(
+                    labels
+                        .and_then(|l| l.get(obj))
+                        .cloned()
+                        .unwrap_or_else(|| format!("w{obj}")),
+                )
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
                 });

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::plot::{plot_curves, plot_weights};
+use super::png::svg_to_png;
 use super::summary::{MeanStd, columns};
 use super::{Arm, ArmRun, ExperimentConfig, ExperimentError};
 
@@ -92,7 +93,7 @@ pub fn summary_json(config: &ExperimentConfig, runs: &[ArmRun]) -> serde_json::V
 }
 
 /// Writes `summary.json`, the combined `metrics.jsonl` (every line tagged with `arm` and
-/// `seed`) and the plots under the run directory; returns the paths written.
+/// `seed`) and the plots (SVG and PNG) under the run directory; returns the paths written.
 ///
 /// # Errors
 /// [`ExperimentError::Io`] or [`ExperimentError::Plot`].
@@ -120,12 +121,17 @@ pub fn write_outputs(
         .map(|r| {
             (
                 format!("{} seed {}", r.arm.name(), r.seed_index),
-                r.result.acc_curve.clone(),
+                std::iter::once(r.result.initial_global_acc)
+                    .chain(r.result.acc_curve.iter().copied())
+                    .collect(),
             )
         })
         .collect();
     plot_curves(&curves_path, "global accuracy per round", &curves)?;
-    written.push(curves_path);
+    written.push(curves_path.clone());
+    let png = curves_path.with_extension("png");
+    svg_to_png(&curves_path, &png)?;
+    written.push(png);
 
     for run in runs
         .iter()
@@ -136,8 +142,12 @@ pub fn write_outputs(
             &path,
             &format!("objective weights per client ({})", run.arm.name()),
             &run.weights,
+            &run.objective_names,
         )?;
+        let png = path.with_extension("png");
+        svg_to_png(&path, &png)?;
         written.push(path);
+        written.push(png);
     }
     Ok(written)
 }

@@ -11,7 +11,7 @@ use fedmoa_rewards::ClientSpec;
 
 use super::evaluation::evaluate_global;
 use super::summary::ArmResult;
-use super::{Arm, ClientFactory, ExperimentConfig, ExperimentError};
+use super::{Arm, ClientFactory, ExperimentConfig, ExperimentError, ExperimentObserver};
 
 /// One arm run with one seed: its results and each client's weights after every round.
 #[derive(Debug, Clone)]
@@ -22,8 +22,11 @@ pub struct ArmRun {
     pub seed_index: u32,
     /// What it reached.
     pub result: ArmResult,
-    /// `weights[client][round]`: the client's objective weights after each round it ran.
+    /// `weights[client][i]`: the client's initial objective weights (`i = 0`), then its
+    /// weights after each round it ran.
     pub weights: BTreeMap<ClientId, Vec<Vec<f32>>>,
+    /// Each client's objective ids, in weight order.
+    pub objective_names: BTreeMap<ClientId, Vec<String>>,
     /// Its JSONL metrics file.
     pub metrics_path: PathBuf,
 }
@@ -63,11 +66,12 @@ impl<'a> Experiment<'a> {
         &self.config
     }
 
-    /// Runs every seed × arm; `progress` receives one line per round.
+    /// Runs every seed × arm; `progress` is told when each arm starts and ends and gets one
+    /// line per round (a plain `&|line: &str| …` closure will do).
     ///
     /// # Errors
     /// [`ExperimentError`] when a client cannot be built or the federation fails.
-    pub fn run(&self, progress: &(dyn Fn(&str) + Sync)) -> Result<Vec<ArmRun>, ExperimentError> {
+    pub fn run(&self, progress: &dyn ExperimentObserver) -> Result<Vec<ArmRun>, ExperimentError> {
         let mut runs = Vec::new();
         for seed_index in 0..self.config.seeds {
             for &arm in &self.config.arms {
@@ -81,18 +85,28 @@ impl<'a> Experiment<'a> {
         &self,
         arm: Arm,
         seed_index: u32,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &dyn ExperimentObserver,
     ) -> Result<ArmRun, ExperimentError> {
         let start = Instant::now();
         let seed = derive_seed(self.config.federation.seed, &[u64::from(seed_index)]);
         let initial = self.factory.initial_params(seed)?;
         let mut clients: Vec<(Arc<dyn Client>, TaskTag)> = Vec::with_capacity(self.specs.len());
+        let mut weights: BTreeMap<ClientId, Vec<Vec<f32>>> = BTreeMap::new();
+        let mut objective_names = BTreeMap::new();
         for (i, spec) in self.specs.iter().enumerate() {
             let initial_weights: Vec<f32> = spec.rewards.iter().map(|r| r.weight).collect();
             let weighter = arm
                 .weighter(&initial_weights, &self.config.hypergradient)
                 .build(initial_weights.len())
                 .map_err(|e| e.within(&format!("clients[{i}].weighter")))?;
+            weights.insert(spec.id.clone(), vec![weighter.weights().to_vec()]);
+            objective_names.insert(
+                spec.id.clone(),
+                spec.rewards
+                    .iter()
+                    .map(|r| objective_name(&r.plugin))
+                    .collect(),
+            );
             let trainer = self.factory.trainer(i, spec, weighter, seed)?;
             let client: Arc<dyn Client> = Arc::new(InProcessClient::new(spec.id.clone(), trainer));
             clients.push((client, spec.task.clone()));
@@ -131,6 +145,20 @@ impl<'a> Experiment<'a> {
                 r.secs
             )
         };
+        progress.line(&format!(
+            "[{label}] {} clients, {rounds} rounds",
+            clients.len()
+        ));
+        let initial_eval = evaluate_global(&clients, &initial)?;
+        let initial_acc = initial_eval.get("global_acc").copied().unwrap_or(f64::NAN);
+        let by_task: Vec<String> = initial_eval
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| format!("{t} {v:.3}")))
+            .collect();
+        progress.line(&format!(
+            "[{label}] round 0/{rounds} (warm start): global acc {initial_acc:.3} ({})",
+            by_task.join(", ")
+        ));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let mut federation = Federation::new(
             fed_config,
@@ -145,18 +173,22 @@ impl<'a> Experiment<'a> {
         .on_round(move |r| {
             let _ = tx.send(progress_line(r));
         });
-        progress(&format!(
-            "[{label}] {} clients, {rounds} rounds",
-            clients.len()
-        ));
+        progress.arm_started(
+            arm,
+            seed_index,
+            clients.len(),
+            rounds,
+            self.config.federation.local_steps,
+        );
         for _ in 0..rounds {
             federation.run_round()?;
             for line in rx.try_iter() {
-                progress(&line);
+                progress.line(&line);
             }
         }
-        let result = summarise_arm(federation.history(), start.elapsed().as_secs_f64());
-        let mut weights: BTreeMap<ClientId, Vec<Vec<f32>>> = BTreeMap::new();
+        progress.arm_finished(arm, seed_index);
+        let mut result = summarise_arm(federation.history(), start.elapsed().as_secs_f64());
+        result.initial_global_acc = initial_acc;
         for r in federation.history() {
             for (id, w) in &r.client_weights {
                 weights.entry(id.clone()).or_default().push(w.clone());
@@ -167,9 +199,20 @@ impl<'a> Experiment<'a> {
             seed_index,
             result,
             weights,
+            objective_names,
             metrics_path,
         })
     }
+}
+
+/// The objective id a plugin config gives its reward: its `id` field, else its type.
+fn objective_name(plugin: &fedmoa_rewards::PluginConfig) -> String {
+    plugin
+        .table()
+        .get("id")
+        .and_then(toml::Value::as_str)
+        .unwrap_or(plugin.type_name())
+        .to_string()
 }
 
 /// An arm's [`ArmResult`] from its round summaries (the last round's global evaluation,
@@ -190,6 +233,7 @@ pub fn summarise_arm(history: &[RoundSummary], secs: f64) -> ArmResult {
     };
     ArmResult {
         global_acc: get("global_acc"),
+        initial_global_acc: f64::NAN,
         global_acc_by_task: last_eval
             .iter()
             .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct ArmResult {
     /// Mean over tasks of the global model's test accuracy.
     pub global_acc: f64,
+    /// The same for the initial (warm-started) model, before round 1.
+    #[serde(default)]
+    pub initial_global_acc: f64,
     /// Global test accuracy per task (`math`, `code`, …).
     pub global_acc_by_task: BTreeMap<String, f64>,
     /// Mean over clients of their own held-out accuracy after their final local training.
@@ -66,7 +69,13 @@ pub type Column = (String, Box<dyn Fn(&ArmResult) -> f64>);
 
 /// Scalar columns of the results table, in order: name and extractor.
 pub fn columns(tasks: &[String]) -> Vec<Column> {
-    let mut cols: Vec<Column> = vec![("global_acc".into(), Box::new(|r: &ArmResult| r.global_acc))];
+    let mut cols: Vec<Column> = vec![
+        (
+            "global_acc_initial".into(),
+            Box::new(|r: &ArmResult| r.initial_global_acc),
+        ),
+        ("global_acc".into(), Box::new(|r: &ArmResult| r.global_acc)),
+    ];
     for t in tasks {
         let key = t.clone();
         cols.push((

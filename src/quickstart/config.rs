@@ -82,10 +82,14 @@ impl Default for QuickstartConfig {
 }
 
 impl QuickstartConfig {
-    /// The `--quick` variant of this config: fewer rounds, steps and evaluation prompts
-    /// (the default becomes a run of well under 2 minutes), written under `<name>-quick`.
+    /// The `--quick` variant of this config: a short warm start (at most 48 worked
+    /// solutions per client, 2 epochs: a smoke test, not a policy that learns), fewer
+    /// rounds, steps and evaluation prompts, so the default becomes a run of under 2
+    /// minutes even on a fresh machine; written under `<name>-quick`.
     #[must_use]
     pub fn quick(mut self) -> Self {
+        self.data.warm_start = self.data.warm_start.min(48);
+        self.warm_start.sft.epochs = self.warm_start.sft.epochs.min(2);
         self.experiment.name = format!("{}-quick", self.experiment.name);
         self.experiment.federation.rounds = self.experiment.federation.rounds.min(2);
         self.experiment.federation.local_steps = Some(2);

@@ -7,7 +7,7 @@ use fedmoa_core::federation::derive_seed;
 use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, Prompt, RewardFn, TrainError};
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::sft::{WarmStartReport, load_or_train};
-use fedmoa_grpo::{ClientData, GrpoTrainer, Policy, TaskTokenizer, TinyLm};
+use fedmoa_grpo::{ClientData, GrpoTrainer, Policy, StepObserver, TaskTokenizer, TinyLm};
 use fedmoa_rewards::{ClientSpec, Dataset, RewardRegistry};
 
 use super::QuickstartConfig;
@@ -28,6 +28,7 @@ pub struct TinyLmFactory {
     policy: TinyLm,
     tokenizer: TaskTokenizer,
     report: WarmStartReport,
+    step_observer: Option<StepObserver>,
 }
 
 impl TinyLmFactory {
@@ -77,7 +78,15 @@ impl TinyLmFactory {
             policy,
             tokenizer,
             report,
+            step_observer: None,
         })
+    }
+
+    /// Gives every trainer built from now on `observer`, called after each local step.
+    #[must_use]
+    pub fn with_step_observer(mut self, observer: StepObserver) -> Self {
+        self.step_observer = Some(observer);
+        self
     }
 
     /// How the warm start went (or that it came from the cache).
@@ -132,6 +141,9 @@ impl ClientFactory for TinyLmFactory {
             config,
         )
         .map_err(|e| train_err(&format!("trainer of client {}", spec.id), e))?;
-        Ok(Box::new(trainer))
+        Ok(match &self.step_observer {
+            Some(observer) => Box::new(trainer.with_step_observer(observer.clone())),
+            None => Box::new(trainer),
+        })
     }
 }

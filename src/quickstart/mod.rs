@@ -6,13 +6,19 @@
 
 mod config;
 mod factory;
+mod progress;
 
 use std::path::PathBuf;
 
 pub use config::{DataSizes, QuickstartConfig};
 pub use factory::TinyLmFactory;
+pub use progress::ProgressBoard;
 
-use crate::experiment::{ArmRun, Experiment, ExperimentError, results_table, write_outputs};
+use fedmoa_grpo::StepObserver;
+
+use crate::experiment::{
+    ArmRun, Experiment, ExperimentError, ExperimentObserver, results_table, write_outputs,
+};
 use fedmoa_rewards::Scenario;
 
 /// What a quickstart run produced.
@@ -27,13 +33,34 @@ pub struct QuickstartOutput {
 }
 
 /// Runs the quickstart: builds the scenario, warm-starts TinyLm (cached), runs every arm
-/// and seed, and writes the outputs; `progress` receives one line per step of the way.
+/// and seed, and writes the outputs; `progress` receives one line per step of the way
+/// (any `&|line: &str| …` closure will do).
 ///
 /// # Errors
 /// [`ExperimentError`] for an invalid config or a failure while running.
 pub fn run(
     config: &QuickstartConfig,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &dyn ExperimentObserver,
+) -> Result<QuickstartOutput, ExperimentError> {
+    run_observed(config, progress, None)
+}
+
+/// [`run`] with a progress bar per arm on the terminal (round, client, local step) and
+/// the round lines printed above it.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with_progress_bars(
+    config: &QuickstartConfig,
+) -> Result<QuickstartOutput, ExperimentError> {
+    let board = ProgressBoard::new();
+    run_observed(config, board.as_ref(), Some(board.step_observer()))
+}
+
+fn run_observed(
+    config: &QuickstartConfig,
+    progress: &dyn ExperimentObserver,
+    steps: Option<StepObserver>,
 ) -> Result<QuickstartOutput, ExperimentError> {
     config.validate()?;
     let scenario = Scenario::heterogeneous(config.n_math, config.n_code, config.scenario_seed);
@@ -45,15 +72,19 @@ pub fn run(
             context: "choosing the device".into(),
             source: Some(Box::new(e)),
         })?;
-    progress(&format!(
+    progress.line(&format!(
         "{} clients ({} math, {} code); warm-starting TinyLm (cached after the first run)…",
         scenario.clients.len(),
         config.n_math,
         config.n_code
     ));
-    let factory = TinyLmFactory::new(config.clone(), &scenario.clients, scenario.seed, &device)?;
+    let mut factory =
+        TinyLmFactory::new(config.clone(), &scenario.clients, scenario.seed, &device)?;
+    if let Some(observer) = steps {
+        factory = factory.with_step_observer(observer);
+    }
     let report = factory.warm_start_report();
-    progress(&format!(
+    progress.line(&format!(
         "warm start: {} ({} steps, loss {:.3} → {:.3}, {:.1} s)",
         if report.from_cache {
             "from cache"

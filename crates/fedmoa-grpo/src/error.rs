@@ -54,6 +54,17 @@ pub enum GrpoError {
     /// Inputs to the GRPO maths do not fit together.
     #[error(transparent)]
     Grpo(#[from] crate::grpo::GrpoInputError),
+    /// A GGUF file could not be read or has unusable contents.
+    #[error(transparent)]
+    Gguf(#[from] crate::gguf::GgufError),
+    /// Pretrained weights do not fit the model (missing tensor, wrong shape, bad dtype).
+    #[error("weights: tensor {tensor:?}: {reason}")]
+    Weights {
+        /// The checkpoint tensor name.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Training produced a non-finite loss or parameter.
     #[error("training diverged: {0}")]
     Diverged(String),

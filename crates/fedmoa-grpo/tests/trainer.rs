@@ -199,3 +199,21 @@ fn weighted_objective_gradients_equal_the_total_gradient() {
         .sqrt();
     assert!(diff < 1e-4 * norm, "‖Δ‖ {diff} vs ‖g‖ {norm}");
 }
+
+/// Everything a client carries between rounds is in `state()`: a fresh trainer restored
+/// from it trains round 2 exactly like the trainer that ran round 1 (exact resume).
+#[test]
+fn a_restored_trainer_continues_exactly() {
+    let mut first = toy_trainer(digit_rewards(), hypergradient(2), toy_config(2));
+    let global = first.policy().to_param_set().unwrap();
+    let round1 = first.train(&global, &RoundPlan::new(1, 21)).unwrap();
+    let global2 = global.add(&round1.delta).unwrap();
+    let saved = first.state().unwrap();
+    let round2 = first.train(&global2, &RoundPlan::new(2, 22)).unwrap();
+
+    let mut resumed = toy_trainer(digit_rewards(), hypergradient(2), toy_config(2));
+    resumed.load_state(&saved).unwrap();
+    let again = resumed.train(&global2, &RoundPlan::new(2, 22)).unwrap();
+    assert_eq!(again.weights, round2.weights);
+    assert_eq!(again.delta, round2.delta, "resumed round 2 differs");
+}

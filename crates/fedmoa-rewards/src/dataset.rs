@@ -9,6 +9,7 @@ use crate::DataError;
 use crate::code::CodeGenerator;
 use crate::math::gsm8k::{DATA_DIR_VAR, data_dir};
 use crate::math::{Gsm8kProblem, MathGenerator, load_gsm8k};
+use crate::mbpp::{MbppProblem, load_mbpp, mbpp_path};
 use crate::seeded::rng_for;
 use crate::task::{TaskMix, TaskSpec};
 
@@ -52,6 +53,8 @@ enum Source {
     Code(CodeGenerator),
     /// GSM8K problems in a seeded order, drawn without replacement.
     Gsm8k(Vec<Gsm8kProblem>),
+    /// MBPP tasks in a seeded order, drawn without replacement; with challenge tests?
+    Mbpp(Vec<MbppProblem>, bool),
 }
 
 impl Source {
@@ -60,16 +63,15 @@ impl Source {
             TaskSpec::Math(c) => Source::Math(MathGenerator::new(c.clone())?),
             TaskSpec::Code(c) => Source::Code(CodeGenerator::new(c.clone())?),
             TaskSpec::Gsm8k(c) => {
-                let dir = match &c.dir {
-                    Some(dir) => dir.clone(),
-                    None => data_dir().ok_or(DataError::NoDataDir { var: DATA_DIR_VAR })?,
-                };
-                let mut problems = load_gsm8k(&c.split.path_in(&dir))?;
-                // Fisher–Yates with the dataset's RNG; drawn from the back.
-                for i in (1..problems.len()).rev() {
-                    problems.swap(i, rng.random_range(0..=i));
-                }
+                let mut problems = load_gsm8k(&c.split.path_in(&resolve_dir(c.dir.as_ref())?))?;
+                shuffle(&mut problems, rng);
                 Source::Gsm8k(problems)
+            }
+            TaskSpec::Mbpp(c) => {
+                let path = mbpp_path(&resolve_dir(c.dir.as_ref())?);
+                let mut problems = load_mbpp(&path, Some(c.split))?;
+                shuffle(&mut problems, rng);
+                Source::Mbpp(problems, c.challenge_tests)
             }
         })
     }
@@ -79,7 +81,25 @@ impl Source {
             Source::Math(g) => Some(g.generate(rng).to_prompt("")),
             Source::Code(g) => Some(g.generate(rng).to_prompt("")),
             Source::Gsm8k(problems) => problems.pop().map(|p| p.to_prompt("")),
+            Source::Mbpp(problems, challenge) => {
+                problems.pop().map(|p| p.to_prompt("", *challenge))
+            }
         }
+    }
+}
+
+/// The configured data directory, else `$FEDMOA_DATA_DIR`.
+fn resolve_dir(dir: Option<&std::path::PathBuf>) -> Result<std::path::PathBuf, DataError> {
+    match dir {
+        Some(dir) => Ok(dir.clone()),
+        None => data_dir().ok_or(DataError::NoDataDir { var: DATA_DIR_VAR }),
+    }
+}
+
+/// Fisher–Yates with the dataset's RNG (items are then drawn from the back).
+fn shuffle<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.random_range(0..=i));
     }
 }
 
@@ -240,6 +260,19 @@ mod tests {
         assert_eq!(weighted_index(&w, 1.0), 2);
         assert_eq!(weighted_index(&w, 3.9), 2);
         assert_eq!(weighted_index(&w, 4.0), 2);
+    }
+
+    #[test]
+    fn mbpp_with_a_missing_directory_is_an_error() {
+        let spec = TaskSpec::Mbpp(crate::task::MbppTaskConfig {
+            split: crate::mbpp::MbppSplit::Train,
+            dir: Some("/nonexistent-fedmoa".into()),
+            challenge_tests: false,
+        });
+        assert!(matches!(
+            TaskMix::single(spec).build_dataset(0, 1, 0, 0),
+            Err(DataError::Io { .. })
+        ));
     }
 
     #[test]

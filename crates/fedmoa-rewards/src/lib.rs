@@ -5,7 +5,10 @@
 //! - [`code`]: a tiny, safe expression language (parser, interpreter with limits) and a
 //!   generator of "write f(x)" tasks graded by hidden cases.
 //! - [`rewards`]: the built-in [`fedmoa_core::RewardFn`] plugins (`math_accuracy`,
-//!   `code_pass_rate`, `code_syntax`, `format`, `length`, `reasoning`).
+//!   `code_pass_rate`, `code_syntax`, `format`, `length`, `reasoning`, and the sandboxed
+//!   `python_tests`).
+//! - [`mbpp`]: the MBPP loader, prompt builder and code extraction; [`sandbox`]: the
+//!   Python sandbox `python_tests` runs completions in (see `docs/SECURITY.md`).
 //! - [`RewardConfig`], [`PluginConfig`], [`WeightedReward`] and [`RewardRegistry`]: reward
 //!   sets as TOML data, with user plugins registered next to the built-ins.
 //! - [`RewardSet`]: scores a batch with every objective, containing panics and NaN.
@@ -39,8 +42,10 @@ mod corpus;
 mod dataset;
 mod error;
 pub mod math;
+pub mod mbpp;
 mod registry;
 pub mod rewards;
+pub mod sandbox;
 mod scenario;
 mod score_matrix;
 mod scoring;
@@ -51,8 +56,8 @@ pub use config::{PluginConfig, RewardConfig, WeightedReward};
 pub use corpus::tokenizer_corpus;
 pub use dataset::{Dataset, MAX_MISSES};
 pub use error::DataError;
-pub use registry::{RewardConstructor, RewardRegistry};
+pub use registry::{PYTHON_TESTS, RewardConstructor, RewardRegistry};
 pub use scenario::{ClientSpec, Scenario};
 pub use score_matrix::ScoreMatrix;
 pub use scoring::RewardSet;
-pub use task::{Gsm8kTaskConfig, MixComponent, TaskMix, TaskSpec};
+pub use task::{Gsm8kTaskConfig, MbppTaskConfig, MixComponent, TaskMix, TaskSpec};

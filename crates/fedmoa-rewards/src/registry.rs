@@ -7,11 +7,17 @@ use std::sync::Arc;
 use fedmoa_core::{ConfigError, RewardFn};
 
 use crate::config::{PluginConfig, RewardConfig, WeightedReward};
+use crate::rewards::PythonTestsConfig;
 use crate::scoring::RewardSet;
 
 /// Builds a plugin from its table (see [`PluginConfig::parse`] for typed fields).
 pub type RewardConstructor =
     Arc<dyn Fn(&PluginConfig) -> Result<Box<dyn RewardFn>, ConfigError> + Send + Sync>;
+
+/// The `type` name of [`crate::rewards::PythonTests`] (registered by
+/// [`RewardRegistry::with_builtins`], outside [`RewardConfig`] because building it runs
+/// `python3`).
+pub const PYTHON_TESTS: &str = "python_tests";
 
 /// Reward plugin constructors by `type` name.
 #[derive(Clone, Default)]
@@ -33,13 +39,22 @@ impl RewardRegistry {
         Self::default()
     }
 
-    /// A registry holding the six built-ins of [`RewardConfig::TYPES`].
+    /// A registry holding the six built-ins of [`RewardConfig::TYPES`] and the sandboxed
+    /// [`PYTHON_TESTS`] plugin (whose constructor checks for `python3` at start-up).
     pub fn with_builtins() -> Self {
         let mut registry = Self::new();
         for name in RewardConfig::TYPES {
             let ctor: RewardConstructor = Arc::new(|p: &PluginConfig| p.to_builtin()?.build());
             registry.constructors.insert(name.to_string(), ctor);
         }
+        let python: RewardConstructor = Arc::new(|p: &PluginConfig| {
+            let config: PythonTestsConfig = p.parse()?;
+            let reward = config.build().map_err(|e| e.within(PYTHON_TESTS))?;
+            Ok(Box::new(reward) as Box<dyn RewardFn>)
+        });
+        registry
+            .constructors
+            .insert(PYTHON_TESTS.to_string(), python);
         registry
     }
 
@@ -135,7 +150,8 @@ mod tests {
     #[test]
     fn builds_builtins_and_custom_plugins() {
         let mut registry = RewardRegistry::with_builtins();
-        assert_eq!(registry.type_names().len(), 6);
+        assert_eq!(registry.type_names().len(), 7);
+        assert!(registry.contains(PYTHON_TESTS));
         registry
             .register("constant", |p: &PluginConfig| {
                 #[derive(serde::Deserialize)]

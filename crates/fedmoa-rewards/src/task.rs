@@ -3,6 +3,10 @@
 //!
 //! In TOML: `mix = [{ weight = 0.7, task = { type = "math", families = ["add_sub"], digits = 2 } },
 //! { weight = 0.3, task = { type = "gsm8k", split = "train" } }]`.
+//!
+//! Code clients draw either the embedded "write f(x)" tasks (`type = "code"`, scored by
+//! `code_pass_rate`) or MBPP (`type = "mbpp"`, scored by the sandboxed `python_tests`):
+//! `mix = [{ weight = 1.0, task = { type = "mbpp", split = "train" } }]`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -12,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::code::CodeTaskConfig;
 use crate::math::{Gsm8kSplit, MathTaskConfig};
+use crate::mbpp::MbppSplit;
 
 /// GSM8K as a prompt source (`type = "gsm8k"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +29,20 @@ pub struct Gsm8kTaskConfig {
     pub dir: Option<PathBuf>,
 }
 
+/// MBPP as a prompt source (`type = "mbpp"`): `"code"` prompts with Python asserts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MbppTaskConfig {
+    /// Which conventional split (`train`, `validation`, `test` or `few_shot`).
+    pub split: MbppSplit,
+    /// The data directory holding `mbpp/`; defaults to `$FEDMOA_DATA_DIR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Also check the `challenge_test_list` asserts (default false).
+    #[serde(default)]
+    pub challenge_tests: bool,
+}
+
 /// One source of prompts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -34,18 +53,21 @@ pub enum TaskSpec {
     Code(CodeTaskConfig),
     /// GSM8K problems from disk.
     Gsm8k(Gsm8kTaskConfig),
+    /// MBPP tasks from disk (Python, scored by `python_tests`).
+    Mbpp(MbppTaskConfig),
 }
 
 impl TaskSpec {
-    /// The task tag of its prompts: `math` (synthetic math and GSM8K) or `code`.
+    /// The task tag of its prompts: `math` (synthetic math and GSM8K) or `code`
+    /// (embedded code tasks and MBPP).
     pub fn task_tag(&self) -> TaskTag {
         match self {
             TaskSpec::Math(_) | TaskSpec::Gsm8k(_) => TaskTag::new("math"),
-            TaskSpec::Code(_) => TaskTag::new("code"),
+            TaskSpec::Code(_) | TaskSpec::Mbpp(_) => TaskTag::new("code"),
         }
     }
 
-    /// Checks the settings (not whether GSM8K files exist).
+    /// Checks the settings (not whether GSM8K or MBPP files exist).
     ///
     /// # Errors
     /// [`ConfigError`] naming the bad field.
@@ -53,7 +75,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Math(c) => c.validate(),
             TaskSpec::Code(c) => c.validate(),
-            TaskSpec::Gsm8k(_) => Ok(()),
+            TaskSpec::Gsm8k(_) | TaskSpec::Mbpp(_) => Ok(()),
         }
     }
 }
@@ -139,6 +161,19 @@ mod tests {
         );
         assert_eq!(mix.task_tags().len(), 2);
         assert!(mix.validate().is_ok());
+        let mbpp = "mix = [{ weight = 1.0, task = { type = \"mbpp\", split = \"validation\" } }]";
+        let mbpp = toml::from_str::<Holder>(mbpp).unwrap().mix;
+        assert_eq!(
+            mbpp.0[0].task,
+            TaskSpec::Mbpp(MbppTaskConfig {
+                split: MbppSplit::Validation,
+                dir: None,
+                challenge_tests: false
+            })
+        );
+        assert_eq!(mbpp.0[0].task.task_tag().as_str(), "code");
+        let bad = "mix = [{ weight = 1.0, task = { type = \"mbpp\", split = \"dev\" } }]";
+        assert!(toml::from_str::<Holder>(bad).is_err());
         let typo = "mix = [{ weight = 1.0, task = { type = \"code\", dificulty = 2 } }]";
         assert!(toml::from_str::<Holder>(typo).is_err());
     }

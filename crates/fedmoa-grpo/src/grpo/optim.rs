@@ -91,6 +91,7 @@ pub struct OptimStep {
 /// AdamW + learning-rate schedule + global-norm clipping, counting its own steps.
 pub struct GrpoOptimizer {
     optim: ModuleOptimizer,
+    adamw: AdamWConfig,
     schedule: LrSchedule,
     max_grad_norm: Option<f64>,
     steps_taken: u64,
@@ -103,8 +104,10 @@ impl GrpoOptimizer {
     /// [`ConfigError`] from [`GrpoConfig::validate`].
     pub fn new(config: &GrpoConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        let adamw = adamw_config(config);
         Ok(Self {
-            optim: adamw_config(config).init(),
+            optim: adamw.init(),
+            adamw,
             schedule: LrSchedule::from(config),
             max_grad_norm: config.max_grad_norm,
             steps_taken: 0,
@@ -143,6 +146,14 @@ impl GrpoOptimizer {
     /// Moves the schedule to `steps` (when resuming a client).
     pub fn set_steps_taken(&mut self, steps: u64) {
         self.steps_taken = steps;
+    }
+
+    /// Forgets AdamW's moments (a fresh optimizer) but keeps the step count, so the
+    /// learning-rate schedule goes on where it was. Federated clients call this at the start
+    /// of each round: moments of the previous local trajectory do not belong to the new
+    /// global model.
+    pub fn reset_moments(&mut self) {
+        self.optim = self.adamw.init();
     }
 
     /// The schedule.

@@ -13,6 +13,7 @@ mod kv_cache;
 mod mask;
 mod mlp;
 mod rope;
+mod stack;
 
 pub use attention::{Attention, AttentionConfig};
 pub use block::{DecoderBlock, DecoderBlockConfig};
@@ -20,3 +21,4 @@ pub use kv_cache::{KvCache, LayerKv};
 pub use mask::attention_mask;
 pub use mlp::{SwiGlu, SwiGluConfig};
 pub use rope::rotary_encoding;
+pub use stack::run_blocks;

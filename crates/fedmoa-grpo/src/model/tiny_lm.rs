@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::Policy;
 use crate::GrpoError;
 use crate::layers::{
-    AttentionConfig, DecoderBlock, DecoderBlockConfig, KvCache, SwiGluConfig, attention_mask,
-    rotary_encoding,
+    AttentionConfig, DecoderBlock, DecoderBlockConfig, KvCache, SwiGluConfig, rotary_encoding,
+    run_blocks,
 };
 
 /// Sizes of a [`TinyLm`]; the defaults give about 1M parameters with a 512-token vocabulary.
@@ -215,26 +215,16 @@ impl Policy for TinyLm {
         &self,
         tokens: Tensor<2, Int>,
         left_pad: &[usize],
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
     ) -> Tensor<3> {
         let [b, t] = tokens.dims();
-        let device = tokens.device();
-        let (start, pads) = match cache.as_deref_mut() {
-            Some(c) => {
-                c.set_left_pad(left_pad);
-                (c.len(), c.left_pad().to_vec())
-            }
-            None => (0, left_pad.to_vec()),
-        };
-        let mask = attention_mask(&pads, start, t, &device);
-        let mut x = self.embed.forward(tokens);
-        for (i, block) in self.blocks.iter().enumerate() {
-            let kv = cache.as_deref_mut().and_then(|c| c.layer_mut(i));
-            x = block.forward(x, &self.rope, start, mask.clone(), kv);
-        }
-        if let Some(c) = cache {
-            c.advance(t);
-        }
+        let x = run_blocks(
+            &self.blocks,
+            &self.rope,
+            self.embed.forward(tokens),
+            left_pad,
+            cache,
+        );
         let h = self.norm.forward(x).reshape([b * t, self.config.d_model]);
         let logits = h.matmul(self.embed.weight.val().transpose());
         logits.reshape([b, t, self.config.vocab_size])

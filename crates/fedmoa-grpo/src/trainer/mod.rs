@@ -6,8 +6,12 @@
 //! weights, evaluate greedy accuracy on the validation split and return the delta.
 //!
 //! The KL reference is the global model received at the start of the round (the natural
-//! federated analogue of TRL's frozen initial model). AdamW's moments and step count live
-//! across rounds; `state()` saves the weighter state and the step count.
+//! federated analogue of TRL's frozen initial model). AdamW starts each round with fresh
+//! moments, as client optimizers do in FedAvg/FedOpt (the moments of the last local
+//! trajectory do not belong to the new global model); the step count, which drives the
+//! learning-rate warm-up, lives across rounds. `state()` saves the weighter state and the
+//! step count: that is everything a client carries between rounds, so a resumed federation
+//! is identical to an uninterrupted one.
 
 mod config;
 mod data;
@@ -37,6 +41,22 @@ use crate::grpo::{GradientHistory, GrpoOptimizer};
 use crate::sampling::Sampler;
 use crate::{DeviceChoice, GrpoError, Policy, TaskTokenizer};
 use data::EncodedData;
+
+/// What a [`StepObserver`] is told after each local GRPO step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepEvent<'a> {
+    /// The client.
+    pub client_id: &'a ClientId,
+    /// 1-based index of the step just taken within this call (round).
+    pub step: u32,
+    /// Steps of this call (round).
+    pub steps: u32,
+    /// Wall-clock seconds of the step.
+    pub secs: f64,
+}
+
+/// A callback run after every local step, e.g. to drive a progress bar.
+pub type StepObserver = std::sync::Arc<dyn Fn(&StepEvent<'_>) + Send + Sync>;
 
 /// The parts of a trainer that persist across rounds and checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +89,7 @@ pub struct GrpoTrainer<P: Policy> {
     prompt_rng: ChaCha8Rng,
     prompt_order: Vec<usize>,
     prompt_cursor: usize,
+    step_observer: Option<StepObserver>,
 }
 
 impl<P: Policy> GrpoTrainer<P> {
@@ -153,7 +174,15 @@ impl<P: Policy> GrpoTrainer<P> {
             prompt_rng: ChaCha8Rng::seed_from_u64(seed),
             prompt_order: Vec::new(),
             prompt_cursor: 0,
+            step_observer: None,
         })
+    }
+
+    /// Calls `observer` after every local step (progress reporting).
+    #[must_use]
+    pub fn with_step_observer(mut self, observer: StepObserver) -> Self {
+        self.step_observer = Some(observer);
+        self
     }
 
     /// The current (trained) policy, on the autodiff device.
@@ -204,7 +233,19 @@ impl<P: Policy> GrpoTrainer<P> {
         let reference = self.reference.clone();
         let mut sampler = Sampler::new(seed);
         (0..n_steps)
-            .map(|_| self.grpo_step(&mut sampler, reference.as_ref(), anchor))
+            .map(|i| {
+                let start = Instant::now();
+                let metrics = self.grpo_step(&mut sampler, reference.as_ref(), anchor)?;
+                if let Some(observer) = &self.step_observer {
+                    observer(&StepEvent {
+                        client_id: &self.client_id,
+                        step: i + 1,
+                        steps: n_steps,
+                        secs: start.elapsed().as_secs_f64(),
+                    });
+                }
+                Ok(metrics)
+            })
             .collect()
     }
 
@@ -233,6 +274,7 @@ impl<P: Policy> GrpoTrainer<P> {
         self.policy = self.policy.clone().load_param_set(global)?;
         self.reference = (self.config.grpo.beta > 0.0).then(|| self.policy.valid());
         self.history.reset();
+        self.optimizer.reset_moments();
         self.prompt_rng = ChaCha8Rng::seed_from_u64(plan.seed);
         self.prompt_order.clear();
         let anchor = (plan.proximal_mu > 0.0)

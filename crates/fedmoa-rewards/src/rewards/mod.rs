@@ -8,12 +8,14 @@
 //! | `format` | the completion follows a tag template | [0, 1] |
 //! | `length` | the completion stays within a length budget | [0, 1] |
 //! | `reasoning` | the completion shows at least N steps | [0, 1] |
+//! | `python_tests` | fraction of Python asserts passed in the sandbox (MBPP) | [0, 1] |
 
 mod code_pass_rate;
 mod code_syntax;
 mod format;
 mod length;
 mod math_accuracy;
+mod python_tests;
 mod reasoning;
 
 pub use code_pass_rate::{CodePassRate, CodePassRateConfig};
@@ -21,6 +23,7 @@ pub use code_syntax::{CodeSyntax, CodeSyntaxConfig};
 pub use format::{Format, FormatConfig};
 pub use length::{Length, LengthConfig, LengthMode, LengthUnit};
 pub use math_accuracy::{MathAccuracy, MathAccuracyConfig};
+pub use python_tests::{PythonTests, PythonTestsConfig};
 pub use reasoning::{Reasoning, ReasoningConfig, count_steps};
 
 use fedmoa_core::{ConfigError, ObjectiveId, RewardError};

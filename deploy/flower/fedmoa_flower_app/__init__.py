@@ -1,0 +1,1 @@
+"""Flower ServerApp for fedmoa clients: FedMOA's task- and accuracy-aware aggregation."""
