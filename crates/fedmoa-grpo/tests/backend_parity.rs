@@ -56,7 +56,7 @@ fn loss_and_grad_norm(params: &fedmoa_core::ParamSet, device: &Device) -> (f32, 
         &LossSettings::from(&cfg),
     )
     .unwrap();
-    let loss: f32 = out.loss.clone().into_scalar().elem();
+    let loss: f32 = out.loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(out.loss.backward(), &model);
     let flat = fedmoa_grpo::grpo::flatten_gradients(&model, &grads);
     let norm = flat
