@@ -117,15 +117,22 @@ EOF
 #                         (init="npy-dir:$INIT_DIR") and N_PARAMS (its parameter count).
 #                         FEDMOA_CACHE_DIR (the warm-start cache) defaults to $WORK/cache.
 #   build_client toy      the protocol-only QuadraticTrainer example of fedmoa-flower.
+# Both are built by `cargo test --workspace --no-run` (which builds every example): the same
+# command, hence the same feature unification, as the README's test command, so after the
+# tests nothing is rebuilt (a `cargo build -p …` would unify features differently and
+# recompile Burn).
+build_examples() {
+    (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo test --workspace --no-run --quiet)
+}
 build_client() {
     if [[ "${1:-}" == toy ]]; then
         log "building the toy example client (fedmoa-flower)"
-        (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet -p fedmoa-flower --example quadratic_client)
+        build_examples
         CLIENT="$TARGET/debug/examples/quadratic_client"
         return
     fi
     log "building the TinyLm example client (fedmoa)"
-    (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet -p fedmoa --example flower_client)
+    build_examples
     CLIENT="$TARGET/debug/examples/flower_client"
     export FEDMOA_CACHE_DIR="${FEDMOA_CACHE_DIR:-$WORK/cache}"
     INIT_DIR="$WORK/init"
