@@ -41,6 +41,7 @@ mod config;
 mod corpus;
 mod dataset;
 mod error;
+mod jsonl;
 pub mod math;
 pub mod mbpp;
 mod registry;

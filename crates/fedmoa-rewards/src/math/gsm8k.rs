@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::DataError;
 use crate::completion::{canonical_whitespace, format_completion};
+use crate::jsonl::{for_each_record, malformed};
 use crate::math::answer::parse_number;
 
 /// The environment variable naming the shared data directory.
@@ -124,31 +125,23 @@ fn format_answer(value: f64) -> String {
 /// [`DataError::Io`] when the file cannot be read, [`DataError::Malformed`] (with the line
 /// number) for bad JSON or an answer without a `#### N` line.
 pub fn load_gsm8k(path: &Path) -> Result<Vec<Gsm8kProblem>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let malformed = |line: usize, reason: String| DataError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
     let mut problems = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record: Record =
-            serde_json::from_str(line).map_err(|e| malformed(i + 1, e.to_string()))?;
-        let (reasoning, answer) = split_answer(&record.answer)
-            .ok_or_else(|| malformed(i + 1, "answer has no final `#### <number>` line".into()))?;
+    for_each_record(path, |line, record: Record| {
+        let (reasoning, answer) = split_answer(&record.answer).ok_or_else(|| {
+            malformed(
+                path,
+                line,
+                "answer has no final `#### <number>` line".into(),
+            )
+        })?;
         problems.push(Gsm8kProblem {
             index: problems.len(),
             question: record.question,
             reasoning,
             answer,
         });
-    }
+        Ok(())
+    })?;
     Ok(problems)
 }
 

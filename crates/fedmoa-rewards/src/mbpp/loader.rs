@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::prompt::{normalise_newlines, prompt_text, solution_text};
 use crate::DataError;
+use crate::jsonl::{for_each_record, malformed};
 
 /// The conventional MBPP splits by `task_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,35 +109,27 @@ impl MbppProblem {
 /// [`DataError::Io`] when the file cannot be read, [`DataError::Malformed`] (with the line
 /// number) for bad JSON, a task id outside 1–974 or a task without tests.
 pub fn load_mbpp(path: &Path, split: Option<MbppSplit>) -> Result<Vec<MbppProblem>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let malformed = |line: usize, reason: String| DataError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
     let mut problems = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let p: MbppProblem =
-            serde_json::from_str(line).map_err(|e| malformed(i + 1, e.to_string()))?;
+    for_each_record(path, |line, p: MbppProblem| {
         let Some(own) = p.split() else {
             return Err(malformed(
-                i + 1,
+                path,
+                line,
                 format!("task_id {} is outside 1..=974", p.task_id),
             ));
         };
         if p.test_list.is_empty() {
-            return Err(malformed(i + 1, format!("task {} has no tests", p.task_id)));
+            return Err(malformed(
+                path,
+                line,
+                format!("task {} has no tests", p.task_id),
+            ));
         }
         if split.is_none_or(|s| s == own) {
             problems.push(p);
         }
-    }
+        Ok(())
+    })?;
     Ok(problems)
 }
 
