@@ -15,17 +15,7 @@ pub fn to_param_set<M: Module>(
     module: &M,
     trainable: &dyn Fn(&str) -> bool,
 ) -> Result<ParamSet, GrpoError> {
-    let mut reader = Reader {
-        trainable,
-        path: Vec::new(),
-        out: ParamSet::new(),
-        error: None,
-    };
-    module.visit(&mut reader);
-    match reader.error {
-        Some(e) => Err(e.into()),
-        None => Ok(reader.out),
-    }
+    collect(module, trainable, true)
 }
 
 /// Loads `params` into the float parameters of `module` whose path passes `trainable`.
@@ -57,27 +47,39 @@ fn to_layout<M: Module>(
     module: &M,
     trainable: &dyn Fn(&str) -> bool,
 ) -> Result<ParamSet, GrpoError> {
-    let mut layout = Layout {
+    collect(module, trainable, false)
+}
+
+/// The trainable parameters of `module` by path: their values when `read_values`, else
+/// zeros of the same shapes (without reading the tensors).
+fn collect<M: Module>(
+    module: &M,
+    trainable: &dyn Fn(&str) -> bool,
+    read_values: bool,
+) -> Result<ParamSet, GrpoError> {
+    let mut collector = Collector {
         trainable,
+        read_values,
         path: Vec::new(),
         out: ParamSet::new(),
         error: None,
     };
-    module.visit(&mut layout);
-    match layout.error {
+    module.visit(&mut collector);
+    match collector.error {
         Some(e) => Err(e.into()),
-        None => Ok(layout.out),
+        None => Ok(collector.out),
     }
 }
 
-struct Reader<'a> {
+struct Collector<'a> {
     trainable: &'a dyn Fn(&str) -> bool,
+    read_values: bool,
     path: Vec<String>,
     out: ParamSet,
     error: Option<ParamError>,
 }
 
-impl ModuleVisitor for Reader<'_> {
+impl ModuleVisitor for Collector<'_> {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
         self.path.push(name.to_string());
     }
@@ -89,41 +91,19 @@ impl ModuleVisitor for Reader<'_> {
         if self.error.is_some() || !(self.trainable)(&name) {
             return;
         }
-        let value = param.val();
-        let shape = value.dims().to_vec();
-        let data = value.into_data().convert::<f32>().try_into_vec::<f32>();
-        let result = match data {
-            Ok(data) => self.out.insert(name, shape, data),
-            Err(_) => Err(ParamError::InvalidName { name }),
+        let result = if self.read_values {
+            let value = param.val();
+            let shape = value.dims().to_vec();
+            match value.into_data().convert::<f32>().try_into_vec::<f32>() {
+                Ok(data) => self.out.insert(name, shape, data),
+                Err(_) => Err(ParamError::InvalidName { name }),
+            }
+        } else {
+            let shape = param.lazy_shape().dims::<D>().to_vec();
+            let n = shape.iter().product();
+            self.out.insert(name, shape, vec![0.0; n])
         };
         if let Err(e) = result {
-            self.error = Some(e);
-        }
-    }
-}
-
-struct Layout<'a> {
-    trainable: &'a dyn Fn(&str) -> bool,
-    path: Vec<String>,
-    out: ParamSet,
-    error: Option<ParamError>,
-}
-
-impl ModuleVisitor for Layout<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let name = self.path.join(".");
-        if self.error.is_some() || !(self.trainable)(&name) {
-            return;
-        }
-        let shape = param.lazy_shape().dims::<D>().to_vec();
-        let n = shape.iter().product();
-        if let Err(e) = self.out.insert(name, shape, vec![0.0; n]) {
             self.error = Some(e);
         }
     }
