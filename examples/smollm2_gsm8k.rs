@@ -1,61 +1,74 @@
-//! SmolLM2-135M-Instruct on GSM8K: greedy base accuracy on a test subset, a short
-//! federation of LoRA clients trained with GRPO (reward 1 for the right answer), and the
-//! accuracy of the aggregated adapters.
+//! SmolLM2-135M-Instruct with LoRA in a federation of GSM8K (math) and MBPP (Python)
+//! clients, each running GRPO with its own rewards: the base model's accuracy (round 0),
+//! a short federation through `GrpoTrainer` and the experiment harness, and the accuracy
+//! of the aggregated adapters.
 //!
 //! ```sh
-//! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)" FEDMOA_DATA_DIR=/path/to/data
-//! cargo run --release --example smollm2_gsm8k -- --eval 20 --rounds 1 --steps 2
+//! export FEDMOA_SMOLLM2_GGUF="$(bash scripts/fetch-smollm2.sh)" FEDMOA_DATA_DIR=/path/to/data
+//! cargo run --release --example smollm2_gsm8k -- --math-clients 2 --code-clients 1
 //! ```
 //!
-//! Flags (all optional): `--eval N` test problems, `--clients C`, `--rounds R`,
-//! `--steps S` GRPO steps per client and round, `--group G` completions per prompt,
-//! `--max-new T` tokens per completion, `--rank r` LoRA rank, `--lr η`, `--seed s`.
-//! Training reward: 1 for the right answer, 0.2 for a `#### <number>` line otherwise.
-//! The federation is FedAvg of the adapter deltas; one prompt per step, β = 0 (no KL
-//! reference), μ = 1 (one optimiser step per sampled group).
+//! Flags (all optional): `--math-clients N` GSM8K clients, `--code-clients N` MBPP
+//! clients (0 without `python3`), `--rounds R`, `--steps S` local GRPO steps per round,
+//! `--train N` training prompts per client, `--eval N` test prompts per client (client i
+//! of a task gets its own slice of the GSM8K or MBPP test split), `--group G`
+//! completions per prompt, `--prompts P` prompts per step, `--max-new T` tokens per
+//! completion, `--rank r` LoRA rank, `--lr η`, `--arms fedmoa,fedavg`, `--seed s`,
+//! `--name NAME` (outputs under `runs/NAME/`).
+//!
+//! Math clients score `math_accuracy` (the `#### <number>` answer) plus a length budget or
+//! a reasoning-steps objective; MBPP clients score `python_tests` (sandboxed asserts) plus
+//! a length budget. Prints a progress bar, the results table, the files written and a
+//! final JSON line with the accuracy before and after and the seconds per GRPO step.
 
 use std::error::Error;
 use std::time::Instant;
 
-use fedmoa_core::ParamSet;
-use fedmoa_grpo::batch::SequenceBatch;
+use fedmoa::experiment::{Arm, Experiment, ExperimentConfig, results_table, write_outputs};
+use fedmoa::llm::{ChatPrompting, LlamaFactory};
+use fedmoa::quickstart::ProgressBoard;
+use fedmoa_core::Prompt;
 use fedmoa_grpo::burn::module::Module;
-use fedmoa_grpo::burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
-use fedmoa_grpo::burn::prelude::*;
+use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::gguf::GgufFile;
-use fedmoa_grpo::grpo::{LossInputs, LossSettings, LossType, grpo_loss, token_logprobs};
-use fedmoa_grpo::llm_tokenizer::{ChatMessage, SMOLLM2_DEFAULT_SYSTEM};
-use fedmoa_grpo::sampling::{Sampler, SamplingConfig};
-use fedmoa_grpo::{Llama, LlmTokenizer, LoraConfig, Policy};
-use fedmoa_rewards::math::{
-    AnswerSource, Gsm8kProblem, Gsm8kSplit, answers_match, extract_answer, load_gsm8k,
-};
-
-const INSTRUCTION: &str = "Solve the problem step by step, then give the final answer on its own line as '#### <number>'.";
+use fedmoa_grpo::{ClientData, GrpoTrainerConfig, Llama, LlmTokenizer, LoraConfig, Policy};
+use fedmoa_rewards::ClientSpec;
+use fedmoa_rewards::math::{Gsm8kSplit, load_gsm8k};
+use fedmoa_rewards::mbpp::{MbppSplit, load_mbpp, mbpp_path};
 
 struct Args {
+    math_clients: usize,
+    code_clients: usize,
+    rounds: u32,
+    steps: u32,
+    train: usize,
     eval: usize,
-    clients: usize,
-    rounds: usize,
-    steps: usize,
     group: usize,
+    prompts: usize,
     max_new: usize,
     rank: usize,
     lr: f64,
+    arms: Vec<Arm>,
     seed: u64,
+    name: String,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut a = Args {
-        eval: 20,
-        clients: 2,
+        math_clients: 2,
+        code_clients: 1,
         rounds: 1,
-        steps: 2,
+        steps: 1,
+        train: 16,
+        eval: 4,
         group: 8,
+        prompts: 1,
         max_new: 128,
         rank: 16,
         lr: 1e-4,
+        arms: vec![Arm::Fedmoa],
         seed: 0,
+        name: "smollm2".into(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -63,234 +76,244 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             return Err(format!("flag {} needs a value", pair[0]).into());
         };
         match flag.as_str() {
-            "--eval" => a.eval = value.parse()?,
-            "--clients" => a.clients = value.parse()?,
+            "--math-clients" => a.math_clients = value.parse()?,
+            "--code-clients" => a.code_clients = value.parse()?,
             "--rounds" => a.rounds = value.parse()?,
             "--steps" => a.steps = value.parse()?,
+            "--train" => a.train = value.parse()?,
+            "--eval" => a.eval = value.parse()?,
             "--group" => a.group = value.parse()?,
+            "--prompts" => a.prompts = value.parse()?,
             "--max-new" => a.max_new = value.parse()?,
             "--rank" => a.rank = value.parse()?,
             "--lr" => a.lr = value.parse()?,
             "--seed" => a.seed = value.parse()?,
+            "--name" => a.name = value.clone(),
+            "--arms" => {
+                a.arms = value.split(',').map(Arm::parse).collect::<Result<_, _>>()?;
+            }
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
-    if a.clients == 0 || a.group < 2 {
-        return Err("--clients must be ≥ 1 and --group ≥ 2".into());
+    if a.math_clients + a.code_clients == 0 || a.eval == 0 || a.train == 0 {
+        return Err("need at least one client, --train ≥ 1 and --eval ≥ 1".into());
     }
     Ok(a)
 }
 
-fn prompt_ids(tok: &LlmTokenizer, p: &Gsm8kProblem) -> Result<Vec<u32>, Box<dyn Error>> {
-    let user = format!("{}\n{INSTRUCTION}", p.question);
-    Ok(tok.encode_chat(&[ChatMessage::user(user)], Some(SMOLLM2_DEFAULT_SYSTEM))?)
+/// A client spec written as the TOML a user would put in a scenario file.
+fn spec(toml: &str) -> Result<ClientSpec, Box<dyn Error>> {
+    Ok(ClientSpec::from_toml_str(toml)?)
 }
 
-fn is_correct(tok: &LlmTokenizer, completion: &[u32], answer: f64) -> Result<bool, Box<dyn Error>> {
-    let text = tok.decode(completion)?;
-    Ok(extract_answer(&text).is_some_and(|a| answers_match(a.value, answer, 1e-6)))
+/// GSM8K client `i`: `math_accuracy` plus a length budget (even `i`) or at least two
+/// reasoning steps (odd `i`).
+fn math_spec(i: usize, max_new: usize) -> Result<ClientSpec, Box<dyn Error>> {
+    let aux = if i.is_multiple_of(2) {
+        format!(
+            "{{ type = \"length\", weight = 0.3, max = {max_new}, mode = \"soft\", cache = {} }}",
+            max_new / 2
+        )
+    } else {
+        "{ type = \"reasoning\", weight = 0.3, min_steps = 2 }".to_string()
+    };
+    spec(&format!(
+        "id = \"gsm8k-{i}\"\ntask = \"math\"\n\
+         mix = [{{ weight = 1.0, task = {{ type = \"gsm8k\", split = \"train\" }} }}]\n\
+         rewards = [{{ type = \"math_accuracy\", weight = 0.7 }}, {aux}]\n"
+    ))
 }
 
-/// Training reward: 1 for the right answer, else 0.2 for a `#### <number>` line (a
-/// format bonus, so a 135M model that rarely solves a problem still gets a signal).
-fn reward(tok: &LlmTokenizer, completion: &[u32], answer: f64) -> Result<f64, Box<dyn Error>> {
-    let text = tok.decode(completion)?;
-    Ok(match extract_answer(&text) {
-        Some(a) if answers_match(a.value, answer, 1e-6) => 1.0,
-        Some(a) if a.source == AnswerSource::Hashes => 0.2,
-        _ => 0.0,
-    })
+/// MBPP client `i`: `python_tests` (sandboxed) plus a soft length budget.
+fn code_spec(i: usize, max_new: usize) -> Result<ClientSpec, Box<dyn Error>> {
+    spec(&format!(
+        "id = \"mbpp-{i}\"\ntask = \"code\"\n\
+         mix = [{{ weight = 1.0, task = {{ type = \"mbpp\", split = \"train\" }} }}]\n\
+         rewards = [{{ type = \"python_tests\", weight = 0.7 }}, \
+         {{ type = \"length\", weight = 0.3, max = {max_new}, mode = \"soft\", cache = {} }}]\n",
+        max_new / 2
+    ))
 }
 
-/// Greedy accuracy of `model` on `problems`, 8 prompts per batch.
-fn accuracy(
-    model: &Llama,
-    tok: &LlmTokenizer,
-    problems: &[Gsm8kProblem],
-    max_new: usize,
-    dev: &Device,
-) -> Result<f64, Box<dyn Error>> {
-    let mut correct = 0;
-    for chunk in problems.chunks(8) {
-        let prompts: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|p| prompt_ids(tok, p))
-            .collect::<Result<_, _>>()?;
-        let outs = Sampler::new(0).generate(
-            model,
-            &prompts,
-            &SamplingConfig::greedy(max_new),
-            tok.eos_id(),
-            tok.pad_id(),
-            dev,
-        )?;
-        for (out, p) in outs.iter().zip(chunk) {
-            correct += usize::from(is_correct(tok, &out.tokens, p.answer)?);
+/// Client `i` of `n` takes every n-th item (disjoint slices), `take` of them.
+fn slice<T: Clone>(items: &[T], i: usize, n: usize, take: usize) -> Vec<T> {
+    items
+        .iter()
+        .skip(i)
+        .step_by(n)
+        .take(take)
+        .cloned()
+        .collect()
+}
+
+/// Specs and data: GSM8K train/test for math clients, MBPP train/validation/test for code.
+fn clients(args: &Args) -> Result<(Vec<ClientSpec>, Vec<ClientData>), Box<dyn Error>> {
+    let dir = fedmoa_rewards::math::gsm8k::data_dir()
+        .ok_or("set FEDMOA_DATA_DIR (the folder holding gsm8k/ and mbpp/)")?;
+    let n_valid = args.eval.div_ceil(2);
+    let mut specs = Vec::new();
+    let mut data = Vec::new();
+    if args.math_clients > 0 {
+        let train = load_gsm8k(&Gsm8kSplit::Train.path_in(&dir))?;
+        let test = load_gsm8k(&Gsm8kSplit::Test.path_in(&dir))?;
+        let prompts = |items: Vec<_>, tag: &str, i: usize| -> Vec<Prompt> {
+            items
+                .iter()
+                .enumerate()
+                .map(|(k, p): (usize, &fedmoa_rewards::math::Gsm8kProblem)| {
+                    p.to_prompt(format!("gsm8k-{tag}-{i}-{k}"))
+                })
+                .collect()
+        };
+        let n = args.math_clients;
+        for i in 0..n {
+            let pool = slice(&train, i, n, args.train + n_valid);
+            let (valid, rest) = pool.split_at(n_valid.min(pool.len()));
+            specs.push(math_spec(i, args.max_new)?);
+            data.push(ClientData {
+                train: prompts(rest.to_vec(), "train", i),
+                validation: prompts(valid.to_vec(), "valid", i),
+                test: prompts(slice(&test, i, n, args.eval), "test", i),
+            });
         }
     }
-    Ok(correct as f64 / problems.len().max(1) as f64)
+    if args.code_clients > 0 {
+        let path = mbpp_path(&dir);
+        let split = |s: MbppSplit| load_mbpp(&path, Some(s));
+        let (train, valid, test) = (
+            split(MbppSplit::Train)?,
+            split(MbppSplit::Validation)?,
+            split(MbppSplit::Test)?,
+        );
+        let n = args.code_clients;
+        for i in 0..n {
+            let prompts = |items: &[_], take: usize| -> Vec<Prompt> {
+                slice(items, i, n, take)
+                    .iter()
+                    .map(|p: &fedmoa_rewards::mbpp::MbppProblem| {
+                        p.to_prompt(format!("mbpp-{}", p.task_id), false)
+                    })
+                    .collect()
+            };
+            specs.push(code_spec(i, args.max_new)?);
+            data.push(ClientData {
+                train: prompts(&train, args.train),
+                validation: prompts(&valid, n_valid),
+                test: prompts(&test, args.eval),
+            });
+        }
+    }
+    Ok((specs, data))
 }
 
-/// One GRPO step on one prompt; returns the group's mean reward.
-fn grpo_step(
-    policy: Llama,
-    optim: &mut ModuleOptimizer,
-    sampler: &mut Sampler,
-    tok: &LlmTokenizer,
-    problem: &Gsm8kProblem,
-    args: &Args,
-    train_dev: &Device,
-) -> Result<(Llama, f64), Box<dyn Error>> {
-    let prompt = prompt_ids(tok, problem)?;
-    let plain = Device::flex();
-    let sampling = SamplingConfig {
-        temperature: 0.8,
-        top_p: 0.95,
-        top_k: 0,
-        max_new_tokens: args.max_new,
-        num_generations: args.group,
+fn trainer_config(args: &Args) -> GrpoTrainerConfig {
+    let mut c = GrpoTrainerConfig {
+        local_steps: args.steps,
+        eval_batch_size: 8,
+        ..GrpoTrainerConfig::default()
     };
-    let outs = sampler.generate(
-        &policy.merged(),
-        std::slice::from_ref(&prompt),
-        &sampling,
-        tok.eos_id(),
-        tok.pad_id(),
-        &plain,
-    )?;
-    let rewards: Vec<f64> = outs
-        .iter()
-        .map(|o| reward(tok, &o.tokens, problem.answer))
-        .collect::<Result<_, _>>()?;
-    let mean = rewards.iter().sum::<f64>() / rewards.len() as f64;
-    let std =
-        (rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rewards.len() as f64).sqrt();
-    if std == 0.0 {
-        return Ok((policy, mean)); // every completion scored the same: no signal
+    c.grpo.num_generations = args.group;
+    c.grpo.prompts_per_step = args.prompts;
+    c.grpo.max_completion_length = args.max_new;
+    c.grpo.learning_rate = args.lr;
+    c.grpo.warmup_steps = 0;
+    c.grpo.temperature = 0.8;
+    // No KL reference: saves a forward pass and a model copy per client (TRL's default).
+    c.grpo.beta = 0.0;
+    c
+}
+
+/// `step_secs` of every `client_step` line of a run's `metrics.jsonl`.
+fn step_times(path: &std::path::Path) -> Result<Vec<f64>, Box<dyn Error>> {
+    let mut secs = Vec::new();
+    for line in std::fs::read_to_string(path)?.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        if v["kind"] == "client_step" {
+            secs.extend(v["step_secs"].as_f64());
+        }
     }
-    let adv: Vec<f32> = rewards
-        .iter()
-        .map(|r| ((r - mean) / (std + 1e-4)) as f32)
-        .collect();
-    let prompts: Vec<&[u32]> = outs.iter().map(|_| prompt.as_slice()).collect();
-    let completions: Vec<&[u32]> = outs.iter().map(|o| o.tokens.as_slice()).collect();
-    let batch = SequenceBatch::new(&prompts, &completions, tok.pad_id())?;
-    let logprobs = token_logprobs(
-        batch.completion_logits(&policy, train_dev),
-        batch.target_tensor(train_dev),
-    )?;
-    let n = adv.len();
-    let inputs = LossInputs {
-        old_logprobs: logprobs.clone().detach(),
-        logprobs,
-        ref_logprobs: None,
-        mask: batch.mask_tensor(train_dev),
-        advantages: Tensor::from_data(TensorData::new(adv, [n]), train_dev),
-        batch_totals: None,
-    };
-    let settings = LossSettings {
-        loss_type: LossType::Dapo,
-        epsilon_low: 0.2,
-        epsilon_high: 0.2,
-        beta: 0.0,
-        max_completion_length: args.max_new,
-    };
-    let out = grpo_loss(inputs, &settings)?;
-    let grads = GradientsParams::from_grads(out.loss.backward(), &policy);
-    Ok((optim.step(args.lr, policy, grads), mean))
+    Ok(secs)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
     let gguf = std::env::var("FEDMOA_SMOLLM2_GGUF")
-        .map_err(|_| "set FEDMOA_SMOLLM2_GGUF (scripts/fetch-smollm2.sh prints the path)")?;
-    let data = fedmoa_rewards::math::gsm8k::data_dir()
-        .ok_or("set FEDMOA_DATA_DIR (the folder holding gsm8k/)")?;
-    let test = load_gsm8k(&Gsm8kSplit::Test.path_in(&data))?;
-    let train = load_gsm8k(&Gsm8kSplit::Train.path_in(&data))?;
-    let eval_set = &test[..args.eval.min(test.len())];
+        .map_err(|_| "set FEDMOA_SMOLLM2_GGUF (bash scripts/fetch-smollm2.sh prints the path)")?;
+    let (specs, data) = clients(&args)?;
 
     let t0 = Instant::now();
     let file = GgufFile::open(&gguf)?;
-    let tok = LlmTokenizer::from_gguf(&file)?;
-    let train_dev = Device::flex().autodiff();
-    let base = Llama::from_gguf(&file, Some(1024), &train_dev)?;
+    let tokenizer = LlmTokenizer::from_gguf(&file)?;
+    let base = Llama::from_gguf(&file, Some(1024), &Device::flex())?;
     drop(file);
-    println!(
-        "loaded SmolLM2 ({} parameters) in {:.1} s",
-        base.num_params(),
-        t0.elapsed().as_secs_f64()
-    );
-
-    let t0 = Instant::now();
-    let plain = Device::flex();
-    let acc0 = accuracy(&base.valid(), &tok, eval_set, args.max_new, &plain)?;
-    println!(
-        "base accuracy on {} test problems: {:.1}% ({:.0} s)",
-        eval_set.len(),
-        100.0 * acc0,
-        t0.elapsed().as_secs_f64()
-    );
-
     let lora = LoraConfig {
         rank: args.rank,
         alpha: 2.0 * args.rank as f64,
         seed: args.seed,
         ..LoraConfig::default()
     };
-    let model = base.with_lora(&lora)?;
-    let mut global: ParamSet = model.to_param_set()?;
+    let n_base = base.num_params();
+    let policy = base.with_lora(&lora)?;
+    let adapters = policy.to_param_set()?;
     println!(
-        "LoRA r={}: {} adapter tensors, {} values exchanged",
+        "loaded SmolLM2 ({n_base} parameters) in {:.1} s; LoRA r={}: {} adapter tensors, {} values exchanged",
+        t0.elapsed().as_secs_f64(),
         args.rank,
-        global.len(),
-        global.numel()
+        adapters.len(),
+        adapters.numel()
     );
-    let mut sampler = Sampler::new(args.seed);
-    let mut cursor = 0usize;
-    for round in 1..=args.rounds {
-        let mut sum = global.zeros_like();
-        for client in 0..args.clients {
-            let mut policy = model.clone().load_param_set(&global)?;
-            let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
-            for step in 0..args.steps {
-                // Client c draws from the training problems with index ≡ c (mod clients).
-                let problem = &train[(cursor * args.clients + client) % train.len()];
-                cursor += 1;
-                let t = Instant::now();
-                let (next, reward) = grpo_step(
-                    policy,
-                    &mut optim,
-                    &mut sampler,
-                    &tok,
-                    problem,
-                    &args,
-                    &train_dev,
-                )?;
-                policy = next;
-                println!(
-                    "round {round} client {client} step {step}: mean reward {reward:.2}, {:.1} s",
-                    t.elapsed().as_secs_f64()
-                );
-            }
-            sum.add_assign(&policy.to_param_set()?.sub(&global)?)?;
-        }
-        sum.scale(1.0 / args.clients as f32);
-        global.add_assign(&sum)?;
-        println!(
-            "round {round}: FedAvg of {} adapter deltas, |Δ| = {:.3e}",
-            args.clients,
-            sum.norm()
-        );
+
+    let mut experiment = ExperimentConfig {
+        name: args.name.clone(),
+        arms: args.arms.clone(),
+        ..ExperimentConfig::default()
+    };
+    experiment.federation.rounds = args.rounds;
+    experiment.federation.local_steps = Some(args.steps);
+    experiment.federation.seed = args.seed;
+    // One client at a time: a GRPO step already uses every core.
+    experiment.federation.max_parallel = 1;
+    let board = ProgressBoard::new();
+    let factory = LlamaFactory::new(
+        policy,
+        tokenizer,
+        ChatPrompting::default(),
+        trainer_config(&args),
+        data,
+    )?
+    .with_step_observer(board.step_observer());
+    let started = Instant::now();
+    let runs = Experiment::new(experiment.clone(), specs, &factory)?.run(board.as_ref())?;
+    drop(board);
+    println!("\n{}", results_table(&runs));
+    for f in write_outputs(&experiment, &runs)? {
+        println!("wrote {}", f.display());
     }
-    let t0 = Instant::now();
-    let tuned = model.load_param_set(&global)?.merged();
-    let acc1 = accuracy(&tuned, &tok, eval_set, args.max_new, &plain)?;
+    let mut step_secs = Vec::new();
+    for run in &runs {
+        step_secs.extend(step_times(&run.metrics_path)?);
+    }
+    let summary: serde_json::Map<String, serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.arm.name().to_string(),
+                serde_json::json!({
+                    "acc_before": r.result.initial_global_acc,
+                    "acc_after": r.result.global_acc,
+                    "acc_after_by_task": r.result.global_acc_by_task,
+                }),
+            )
+        })
+        .collect();
     println!(
-        "accuracy after federation: {:.1}% (base {:.1}%, {:.0} s)",
-        100.0 * acc1,
-        100.0 * acc0,
-        t0.elapsed().as_secs_f64()
+        "{}",
+        serde_json::json!({
+            "arms": summary,
+            "grpo_steps": step_secs.len(),
+            "secs_per_grpo_step": step_secs.iter().sum::<f64>() / step_secs.len().max(1) as f64,
+            "secs": started.elapsed().as_secs_f64(),
+        })
     );
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! compares FedMOA with FedAvg on heterogeneous clients (used by the `quickstart` example).
 
 pub mod experiment;
+pub mod llm;
 pub mod quickstart;
 
 pub use fedmoa_agg as agg;

@@ -1,7 +1,7 @@
 //! [`ClientFactory`]: how an experiment turns client specs into local trainers.
 
-use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, TrainError};
-use fedmoa_rewards::ClientSpec;
+use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, RewardFn, TrainError};
+use fedmoa_rewards::{ClientSpec, RewardRegistry};
 
 /// Builds the policy's initial parameters and one [`LocalTrainer`] per client.
 ///
@@ -25,4 +25,35 @@ pub trait ClientFactory: Send + Sync {
         weighter: Box<dyn ObjectiveWeighter>,
         seed: u64,
     ) -> Result<Box<dyn LocalTrainer>, TrainError>;
+}
+
+/// Client `index`'s objectives, built from its spec by `registry`.
+///
+/// # Errors
+/// [`TrainError::Config`] naming `clients[index].rewards[k]…` for a bad reward config.
+pub fn build_rewards(
+    registry: &RewardRegistry,
+    index: usize,
+    spec: &ClientSpec,
+) -> Result<Vec<Box<dyn RewardFn>>, TrainError> {
+    spec.rewards
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            registry
+                .build(&r.plugin)
+                .map_err(|e| e.within(&format!("clients[{index}].rewards[{k}]")).into())
+        })
+        .collect()
+}
+
+/// A [`TrainError`] with `context` around `source`.
+pub fn train_err(
+    context: &str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> TrainError {
+    TrainError::Other {
+        context: context.to_string(),
+        source: Some(Box::new(source)),
+    }
 }

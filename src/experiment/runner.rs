@@ -156,7 +156,7 @@ impl<'a> Experiment<'a> {
             .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| format!("{t} {v:.3}")))
             .collect();
         progress.line(&format!(
-            "[{label}] round 0/{rounds} (warm start): global acc {initial_acc:.3} ({})",
+            "[{label}] round 0/{rounds} (initial model): global acc {initial_acc:.3} ({})",
             by_task.join(", ")
         ));
         let (tx, rx) = std::sync::mpsc::channel::<String>();

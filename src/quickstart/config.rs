@@ -3,6 +3,7 @@
 use fedmoa_core::ConfigError;
 use fedmoa_grpo::GrpoTrainerConfig;
 use fedmoa_grpo::sft::WarmStartConfig;
+use fedmoa_rewards::ScenarioDifficulty;
 use serde::{Deserialize, Serialize};
 
 use crate::experiment::{Arm, ExperimentConfig};
@@ -27,7 +28,7 @@ impl Default for DataSizes {
             train: 64,
             validation: 24,
             test: 32,
-            warm_start: 150,
+            warm_start: 300,
         }
     }
 }
@@ -43,6 +44,8 @@ pub struct QuickstartConfig {
     pub n_code: usize,
     /// Seed of the clients' specs and data.
     pub scenario_seed: u64,
+    /// How hard the clients' generated tasks are (`[difficulty]`).
+    pub difficulty: ScenarioDifficulty,
     /// Prompts per client and split.
     pub data: DataSizes,
     /// The shared TinyLm warm start (model size, tokenizer, SFT).
@@ -63,18 +66,26 @@ impl Default for QuickstartConfig {
         experiment.federation.rounds = 4;
         experiment.federation.local_steps = Some(2);
         experiment.federation.max_parallel = 2;
+        let mut warm_start = WarmStartConfig::default();
+        // 300 solutions per client × 3 epochs: 225 SFT steps, about 2.5 minutes on 2 cores.
+        warm_start.sft.epochs = 3;
         let mut trainer = GrpoTrainerConfig::default();
         trainer.grpo.num_generations = 8;
         trainer.grpo.prompts_per_step = 4;
         // Worked solutions are about 20-35 tokens; leave room for the prompt in TinyLm's
         // 256-token context.
         trainer.grpo.max_completion_length = 48;
+        // TRL's defaults (lr 1e-6, T = 1) are tuned for billion-parameter models; TinyLm
+        // learns at 1e-4 and samples best at 0.7 (see `grpo_single_client`).
+        trainer.grpo.learning_rate = 1e-4;
+        trainer.grpo.temperature = 0.7;
         Self {
             n_math: 4,
             n_code: 4,
             scenario_seed: 7,
+            difficulty: ScenarioDifficulty::default(),
             data: DataSizes::default(),
-            warm_start: WarmStartConfig::default(),
+            warm_start,
             trainer,
             experiment,
         }
@@ -116,6 +127,9 @@ impl QuickstartConfig {
                 "every split needs at least one prompt",
             ));
         }
+        self.difficulty
+            .validate()
+            .map_err(|e| e.within("difficulty"))?;
         self.warm_start
             .validate()
             .map_err(|e| e.within("warm_start"))?;
@@ -125,14 +139,68 @@ impl QuickstartConfig {
             .map_err(|e| e.within("experiment"))
     }
 
-    /// Parses a TOML override file (missing fields keep their defaults) and validates it.
+    /// Parses a TOML override file and validates it. The file is laid over the defaults
+    /// key by key, so `[experiment]` with only `name = "x"` keeps the quickstart's rounds
+    /// and local steps.
     ///
     /// # Errors
     /// [`ConfigError`] for a syntax error, an unknown field or an invalid value.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let config: Self =
+        let overrides: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::new("toml", e.to_string()))?;
+        let mut merged = toml::Table::try_from(Self::default())
+            .map_err(|e| ConfigError::new("toml", e.to_string()))?;
+        merge_tables(&mut merged, overrides);
+        let config: Self = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::new("toml", e.to_string()))?;
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// Lays `overrides` over `base`: tables merge recursively, any other value replaces.
+fn merge_tables(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_keep_the_other_defaults() {
+        let config = QuickstartConfig::from_toml_str(
+            "[experiment]\nname = \"x\"\n[difficulty]\ncode_difficulties = [1, 2]\n",
+        )
+        .unwrap();
+        let default = QuickstartConfig::default();
+        assert_eq!(config.experiment.name, "x");
+        assert_eq!(config.experiment.federation.rounds, 4);
+        assert_eq!(config.experiment.federation.local_steps, Some(2));
+        assert_eq!(config.difficulty.code_difficulties, [1, 2]);
+        assert_eq!(
+            config.difficulty.math_digits,
+            default.difficulty.math_digits
+        );
+        assert_eq!(config.trainer, default.trainer);
+    }
+
+    #[test]
+    fn toml_errors_name_the_field() {
+        let err = QuickstartConfig::from_toml_str("[data]\ntrian = 3\n").unwrap_err();
+        assert!(err.to_string().contains("trian"), "{err}");
+        let err =
+            QuickstartConfig::from_toml_str("[difficulty]\nmath_max_steps = 9\n").unwrap_err();
+        assert_eq!(err.field, "difficulty.math_max_steps");
+        let err = QuickstartConfig::from_toml_str("n_math = [").unwrap_err();
+        assert_eq!(err.field, "toml");
     }
 }

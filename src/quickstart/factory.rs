@@ -4,31 +4,22 @@
 use std::collections::HashSet;
 
 use fedmoa_core::federation::derive_seed;
-use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, Prompt, RewardFn, TrainError};
+use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, Prompt, TrainError};
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::sft::{WarmStartReport, load_or_train};
-use fedmoa_grpo::{ClientData, GrpoTrainer, Policy, StepObserver, TaskTokenizer, TinyLm};
-use fedmoa_rewards::{ClientSpec, Dataset, RewardRegistry};
+use fedmoa_grpo::{ClientData, Policy, StepObserver, TaskTokenizer, TinyLm};
+use fedmoa_rewards::{ClientSpec, Dataset};
 
 use super::QuickstartConfig;
-use crate::experiment::ClientFactory;
-
-fn train_err(context: &str, e: impl std::error::Error + Send + Sync + 'static) -> TrainError {
-    TrainError::Other {
-        context: context.to_string(),
-        source: Some(Box::new(e)),
-    }
-}
+use crate::experiment::{ClientFactory, GrpoClients, train_err};
 
 /// Builds [`GrpoTrainer`]s over one warm-started TinyLm.
 pub struct TinyLmFactory {
-    config: QuickstartConfig,
-    registry: RewardRegistry,
+    clients: GrpoClients,
     datasets: Vec<Dataset>,
     policy: TinyLm,
     tokenizer: TaskTokenizer,
     report: WarmStartReport,
-    step_observer: Option<StepObserver>,
 }
 
 impl TinyLmFactory {
@@ -72,20 +63,18 @@ impl TinyLmFactory {
         let (policy, tokenizer, report) = load_or_train(&sft, &config.warm_start, device)
             .map_err(|e| train_err("warm start", e))?;
         Ok(Self {
-            config,
-            registry: RewardRegistry::with_builtins(),
+            clients: GrpoClients::new(config.trainer.clone()),
             datasets,
             policy,
             tokenizer,
             report,
-            step_observer: None,
         })
     }
 
     /// Gives every trainer built from now on `observer`, called after each local step.
     #[must_use]
     pub fn with_step_observer(mut self, observer: StepObserver) -> Self {
-        self.step_observer = Some(observer);
+        self.clients.step_observer = Some(observer);
         self
     }
 
@@ -118,32 +107,14 @@ impl ClientFactory for TinyLmFactory {
             validation: ds.valid.clone(),
             test: ds.test.clone(),
         };
-        let rewards: Vec<Box<dyn RewardFn>> = spec
-            .rewards
-            .iter()
-            .enumerate()
-            .map(|(k, r)| {
-                self.registry
-                    .build(&r.plugin)
-                    .map_err(|e| e.within(&format!("clients[{index}].rewards[{k}]")))
-            })
-            .collect::<Result<_, _>>()?;
-        let mut config = self.config.trainer.clone();
-        config.grpo.seed = derive_seed(seed, &[index as u64, 3]);
-        let trainer = GrpoTrainer::new(
-            spec.id.clone(),
-            spec.task.clone(),
+        self.clients.build(
+            index,
+            spec,
             self.policy.clone(),
             self.tokenizer.clone(),
             data,
-            rewards,
             weighter,
-            config,
+            seed,
         )
-        .map_err(|e| train_err(&format!("trainer of client {}", spec.id), e))?;
-        Ok(match &self.step_observer {
-            Some(observer) => Box::new(trainer.with_step_observer(observer.clone())),
-            None => Box::new(trainer),
-        })
     }
 }

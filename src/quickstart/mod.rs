@@ -63,7 +63,12 @@ fn run_observed(
     steps: Option<StepObserver>,
 ) -> Result<QuickstartOutput, ExperimentError> {
     config.validate()?;
-    let scenario = Scenario::heterogeneous(config.n_math, config.n_code, config.scenario_seed);
+    let scenario = Scenario::heterogeneous_with(
+        config.n_math,
+        config.n_code,
+        config.scenario_seed,
+        &config.difficulty,
+    );
     let device = config
         .trainer
         .device

@@ -105,6 +105,7 @@ pub mod grpo;
 pub mod layers;
 pub mod llm_tokenizer;
 pub mod model;
+mod policy_tokenizer;
 pub mod sampling;
 pub mod sft;
 pub mod tokenizer;
@@ -112,8 +113,9 @@ pub mod trainer;
 
 pub use device::DeviceChoice;
 pub use error::GrpoError;
-pub use llm_tokenizer::LlmTokenizer;
+pub use llm_tokenizer::{ChatPromptTokenizer, LlmTokenizer};
 pub use model::{Llama, LlamaConfig, LoraConfig, Policy, TinyLm, TinyLmConfig};
+pub use policy_tokenizer::PolicyTokenizer;
 pub use tokenizer::TaskTokenizer;
 pub use trainer::{ClientData, GrpoTrainer, GrpoTrainerConfig, StepEvent, StepObserver};
 

@@ -31,6 +31,7 @@ use crate::rewards::{
     CodePassRateConfig, CodeSyntaxConfig, FormatConfig, LengthConfig, MathAccuracyConfig,
     ReasoningConfig,
 };
+use crate::scenario_difficulty::ScenarioDifficulty;
 use crate::scoring::RewardSet;
 use crate::seeded::rng_for;
 use crate::task::{TaskMix, TaskSpec};
@@ -118,28 +119,50 @@ const PRIMARY_WEIGHTS: [f32; 3] = [0.5, 0.6, 0.7];
 
 impl Scenario {
     /// `n_math` math clients (`math-0`, …) and `n_code` code clients (`code-0`, …) with
-    /// heterogeneous specs drawn from `seed`.
+    /// heterogeneous specs drawn from `seed`, at [`ScenarioDifficulty::default`] (tasks the
+    /// embedded TinyLm learns in minutes). See [`Scenario::heterogeneous_with`].
+    pub fn heterogeneous(n_math: usize, n_code: usize, seed: u64) -> Scenario {
+        Self::heterogeneous_with(n_math, n_code, seed, &ScenarioDifficulty::default())
+    }
+
+    /// `n_math` math clients and `n_code` code clients with heterogeneous specs drawn from
+    /// `seed`, their tasks as hard as `difficulty` says.
     ///
-    /// Math client i sees two of the five families (a seeded rotation, so neighbours
-    /// differ), 1 or 2 digits and 1 or 2 steps; code client i has difficulty `1 + i % 3`.
+    /// Math client i sees two of `difficulty.math_families` (a seeded rotation, so
+    /// neighbours differ), `math_digits[i % len]` digits and 1 to `math_max_steps` steps;
+    /// code client i has difficulty `code_difficulties[i % len]`.
     /// Every client's primary objective (index 0) is correctness (`math_accuracy` or
     /// `code_pass_rate`) with weight 0.5, 0.6 or 0.7; the rest is shared by a `format`
     /// objective (strict or with partial credit) and one more auxiliary that rotates
     /// through a hard length budget, a soft (DAPO) length budget and `reasoning` for math,
     /// and `code_syntax`, a soft length budget and `reasoning` for code. Budgets and step
-    /// counts are chosen so that each task's reference solution fully satisfies them.
-    pub fn heterogeneous(n_math: usize, n_code: usize, seed: u64) -> Scenario {
+    /// counts are chosen so that each task's reference solution fully satisfies them (up to
+    /// two steps; longer stories may exceed the hard 32-token budget).
+    ///
+    /// An invalid `difficulty` (see [`ScenarioDifficulty::validate`]) gives clients that
+    /// [`Scenario::validate`] rejects, never a panic.
+    pub fn heterogeneous_with(
+        n_math: usize,
+        n_code: usize,
+        seed: u64,
+        difficulty: &ScenarioDifficulty,
+    ) -> Scenario {
         let mut rng = rng_for(seed, u64::MAX);
         let offset = rng.random_range(0..MathFamily::ALL.len());
         let mut clients = Vec::with_capacity(n_math + n_code);
+        let cycle = |values: &[u32], i: usize| values.get(i % values.len().max(1)).copied();
         for i in 0..n_math {
-            let start = (i + offset) % MathFamily::ALL.len();
-            let families = vec![MathFamily::ALL[start], MathFamily::ALL[(start + 2) % 5]];
-            let steps = rng.random_range(1..=2u32);
+            let families = if difficulty.math_families.is_empty() {
+                Vec::new()
+            } else {
+                difficulty.families_of(i, offset)
+            };
+            let steps = rng.random_range(1..=difficulty.math_max_steps.max(1));
             let config = MathTaskConfig::new(families)
-                .with_digits(1 + (i % 2) as u32)
+                .with_digits(cycle(&difficulty.math_digits, i).unwrap_or(0))
                 .with_steps(steps);
-            // Solutions take at most 4 + 7·max(steps, 2) + (steps − 1) ≤ 19 tokens here.
+            // Solutions take at most 4 + 7·max(steps, 2) + (steps − 1) ≤ 19 tokens at two
+            // steps.
             let aux = match (i + offset) % 3 {
                 0 => RewardConfig::Length(LengthConfig::hard(32)),
                 1 => RewardConfig::Length(LengthConfig::soft(48, 16)),
@@ -159,7 +182,7 @@ impl Scenario {
             ));
         }
         for i in 0..n_code {
-            let difficulty = 1 + (i % 3) as u32;
+            let level = cycle(&difficulty.code_difficulties, i).unwrap_or(0);
             let aux = match (i + offset) % 3 {
                 0 => RewardConfig::CodeSyntax(CodeSyntaxConfig::default()),
                 1 => RewardConfig::Length(LengthConfig::soft(64, 16)),
@@ -169,7 +192,7 @@ impl Scenario {
             clients.push(client(
                 format!("code-{i}"),
                 "code",
-                TaskSpec::Code(CodeTaskConfig::new(difficulty)),
+                TaskSpec::Code(CodeTaskConfig::new(level)),
                 primary,
                 [format_config(i + 1), aux],
                 *crate::seeded::pick(&mut rng, &PRIMARY_WEIGHTS),
@@ -282,6 +305,48 @@ mod tests {
             assert_eq!(c.primary, 0);
         }
         assert_ne!(s.client_seed(0), s.client_seed(1));
+    }
+
+    #[test]
+    fn difficulty_shapes_the_tasks() {
+        let registry = RewardRegistry::with_builtins();
+        let tasks = |s: &Scenario| -> Vec<TaskSpec> {
+            s.clients
+                .iter()
+                .map(|c| c.mix.components()[0].task.clone())
+                .collect()
+        };
+        let easy = Scenario::heterogeneous(2, 2, 5);
+        easy.validate(&registry).unwrap();
+        for task in tasks(&easy) {
+            match task {
+                TaskSpec::Math(m) => {
+                    assert_eq!((m.digits, m.steps), (1, 1));
+                    assert!(m.families.iter().all(|f| f.base_steps() == 1), "{m:?}");
+                }
+                TaskSpec::Code(c) => assert_eq!(c.difficulty, 1),
+                other => panic!("unexpected task {other:?}"),
+            }
+        }
+        let hard = Scenario::heterogeneous_with(2, 3, 5, &ScenarioDifficulty::hard());
+        hard.validate(&registry).unwrap();
+        let levels: Vec<u32> = tasks(&hard)
+            .into_iter()
+            .map(|t| match t {
+                TaskSpec::Math(m) => m.digits,
+                TaskSpec::Code(c) => c.difficulty,
+                other => panic!("unexpected task {other:?}"),
+            })
+            .collect();
+        assert_eq!(levels, [1, 2, 1, 2, 3]);
+        // A bad difficulty yields clients that validation rejects, not a panic.
+        let bad = ScenarioDifficulty {
+            code_difficulties: vec![],
+            math_digits: vec![9],
+            ..ScenarioDifficulty::default()
+        };
+        let s = Scenario::heterogeneous_with(1, 1, 5, &bad);
+        assert!(s.validate(&registry).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`LlmTokenizer`]: the tokenizer of a pretrained model, rebuilt from GGUF metadata or
 //! loaded from a Hugging Face `tokenizer.json`, plus ChatML formatting ([`format_chatml`]).
 
+mod chat_prompt;
 mod chatml;
 mod gguf;
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+pub use chat_prompt::ChatPromptTokenizer;
 pub use chatml::{ChatMessage, IM_END, IM_START, SMOLLM2_DEFAULT_SYSTEM, format_chatml};
 
 use crate::GrpoError;

@@ -1,6 +1,7 @@
 //! Tokenizer tests on a tiny vocabulary written as GGUF metadata.
 
 use super::*;
+use crate::PolicyTokenizer;
 use crate::gguf::{GgufBuilder, MetadataValue};
 
 fn strings(items: &[&str]) -> MetadataValue {
@@ -125,4 +126,36 @@ fn chat_prompt_ends_with_an_open_assistant_turn() {
     // which this tiny vocabulary drops) — check the structure only.
     assert_eq!(&ids[..6], &[1, 3, 8, 4, 2, 8]);
     assert_eq!(ids[6], 1);
+}
+
+#[test]
+fn chat_prompt_tokenizer_wraps_the_task_text() {
+    let tok = LlmTokenizer::from_gguf(&tiny("smollm", "gpt2")).unwrap();
+    let chat = ChatPromptTokenizer::new(tok.clone())
+        .with_system("a")
+        .with_instruction("12");
+    assert_eq!(chat.user_text("ab"), "ab\n12");
+    let ids = chat.encode_prompt("ab").unwrap();
+    let expected = tok
+        .encode(&format_chatml(
+            &[ChatMessage::user("ab\n12")],
+            Some("a"),
+            true,
+        ))
+        .unwrap();
+    assert_eq!(ids, expected);
+    // The system turn comes first: <|im_start|> "system" (dropped letters) … \n a <|im_end|>.
+    assert_eq!(ids[0], 1);
+    let first_end = ids.iter().position(|&t| t == 2).unwrap();
+    assert_eq!(&ids[first_end - 2..=first_end], &[8, 3, 2]);
+    // The user turn holds the task text, a newline and the instruction.
+    let window = [9, 8, 6, 7, 2];
+    assert!(ids.windows(5).any(|w| w == window), "{ids:?}");
+    let plain = ChatPromptTokenizer::new(tok);
+    assert_eq!(plain.user_text("ab"), "ab");
+    assert_eq!(
+        (plain.eos_id(), plain.pad_id(), plain.vocab_size()),
+        (2, 2, 13)
+    );
+    assert_eq!(plain.decode(&[1, 9, 2]).unwrap(), "ab");
 }

@@ -40,6 +40,14 @@ pub trait Policy: Module + Sized + 'static {
         cache: Option<&mut KvCache>,
     ) -> Tensor<3>;
 
+    /// A plain-device copy for inference only: sampling, evaluation and the frozen KL
+    /// reference. The default is [`Module::valid`]; a model with LoRA adapters returns
+    /// them merged into dense weights, so the merge happens once per use instead of in
+    /// every forward.
+    fn inference_copy(&self) -> Self {
+        self.valid()
+    }
+
     /// True for the parameters the trainer optimises and exchanges (default: all).
     fn is_trainable(&self, _path: &str) -> bool {
         true

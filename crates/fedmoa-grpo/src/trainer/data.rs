@@ -2,7 +2,7 @@
 
 use fedmoa_core::{Prompt, Split};
 
-use crate::{GrpoError, TaskTokenizer};
+use crate::{GrpoError, PolicyTokenizer};
 
 /// A client's private prompts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,7 +63,7 @@ impl EncodedData {
     /// Encodes every prompt; each must leave `room` tokens below `max_seq_len`.
     pub fn new(
         data: &ClientData,
-        tokenizer: &TaskTokenizer,
+        tokenizer: &dyn PolicyTokenizer,
         max_prompt_len: usize,
     ) -> Result<Self, GrpoError> {
         let encode = |prompts: &[Prompt]| -> Result<Vec<Vec<u32>>, GrpoError> {

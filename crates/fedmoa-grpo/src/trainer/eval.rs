@@ -66,7 +66,7 @@ pub fn greedy_texts<P: Policy>(
     ids: &[Vec<u32>],
     sampling: &SamplingConfig,
     batch_size: usize,
-    tokenizer: &crate::TaskTokenizer,
+    tokenizer: &dyn crate::PolicyTokenizer,
     device: &Device,
 ) -> Result<(Vec<String>, Vec<usize>), GrpoError> {
     let mut sampler = Sampler::new(0);

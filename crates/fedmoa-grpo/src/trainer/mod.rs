@@ -39,7 +39,7 @@ pub use scoring::{ScoredBatch, objective_stats, primary_accuracy, score_all};
 
 use crate::grpo::{GradientHistory, GrpoOptimizer};
 use crate::sampling::Sampler;
-use crate::{DeviceChoice, GrpoError, Policy, TaskTokenizer};
+use crate::{DeviceChoice, GrpoError, Policy, PolicyTokenizer};
 use data::EncodedData;
 
 /// What a [`StepObserver`] is told after each local GRPO step.
@@ -77,7 +77,7 @@ pub struct GrpoTrainer<P: Policy> {
     policy: P,
     /// Frozen KL reference on the plain device (the model at the start of the round).
     reference: Option<P>,
-    tokenizer: TaskTokenizer,
+    tokenizer: std::sync::Arc<dyn PolicyTokenizer>,
     data: ClientData,
     encoded: EncodedData,
     rewards: Vec<Box<dyn RewardFn>>,
@@ -105,7 +105,7 @@ impl<P: Policy> GrpoTrainer<P> {
         client_id: impl Into<ClientId>,
         task: impl Into<TaskTag>,
         policy: P,
-        tokenizer: TaskTokenizer,
+        tokenizer: impl PolicyTokenizer + 'static,
         data: ClientData,
         rewards: Vec<Box<dyn RewardFn>>,
         weighter: Box<dyn ObjectiveWeighter>,
@@ -156,13 +156,13 @@ impl<P: Policy> GrpoTrainer<P> {
         let policy = policy.fork(&device.clone().autodiff()).train();
         let optimizer = GrpoOptimizer::new(&config.grpo)?;
         let seed = config.grpo.seed;
-        let reference = (config.grpo.beta > 0.0).then(|| policy.valid());
+        let reference = (config.grpo.beta > 0.0).then(|| policy.inference_copy());
         Ok(Self {
             client_id: client_id.into(),
             task: task.into(),
             policy,
             reference,
-            tokenizer,
+            tokenizer: std::sync::Arc::new(tokenizer),
             encoded,
             data,
             rewards,
@@ -196,8 +196,8 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 
     /// The tokenizer.
-    pub fn tokenizer(&self) -> &TaskTokenizer {
-        &self.tokenizer
+    pub fn tokenizer(&self) -> &dyn PolicyTokenizer {
+        self.tokenizer.as_ref()
     }
 
     /// The weighter's current weights.
@@ -215,7 +215,7 @@ impl<P: Policy> GrpoTrainer<P> {
     /// # Errors
     /// [`GrpoError::Input`] when the split is empty.
     pub fn evaluate_current(&self, split: Split) -> Result<EvalReport, GrpoError> {
-        self.evaluate_policy(&self.policy.valid(), split)
+        self.evaluate_policy(&self.policy.inference_copy(), split)
     }
 
     /// Runs `n_steps` GRPO steps from the current parameters (no loading, no evaluation)
@@ -272,7 +272,7 @@ impl<P: Policy> GrpoTrainer<P> {
     ) -> Result<ClientUpdate, GrpoError> {
         let start = Instant::now();
         self.policy = self.policy.clone().load_param_set(global)?;
-        self.reference = (self.config.grpo.beta > 0.0).then(|| self.policy.valid());
+        self.reference = (self.config.grpo.beta > 0.0).then(|| self.policy.inference_copy());
         self.history.reset();
         self.optimizer.reset_moments();
         self.prompt_rng = ChaCha8Rng::seed_from_u64(plan.seed);
@@ -339,7 +339,7 @@ where
         if self.data.get(split).is_empty() {
             return Err(TrainError::NoData(split));
         }
-        let model = self.policy.valid().load_param_set(params)?;
+        let model = self.policy.valid().load_param_set(params)?.inference_copy();
         Ok(self.evaluate_policy(&model, split)?)
     }
 

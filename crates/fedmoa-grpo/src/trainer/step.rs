@@ -42,7 +42,7 @@ impl<P: Policy> GrpoTrainer<P> {
             .collect();
 
         // 1. Sample G completions per prompt from the current policy (no autodiff).
-        let sampling_model = self.policy.valid();
+        let sampling_model = self.policy.inference_copy();
         let completions = sampler.generate(
             &sampling_model,
             &prompt_ids,

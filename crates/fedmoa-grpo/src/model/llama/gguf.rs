@@ -10,7 +10,7 @@ use crate::GrpoError;
 use crate::gguf::GgufFile;
 
 impl TensorSource for GgufFile {
-    fn read(&self, name: &str) -> Result<Option<Dense>, GrpoError> {
+    fn read(&self, name: &str, _expected: &[usize]) -> Result<Option<Dense>, GrpoError> {
         if self.tensor(name).is_none() {
             return Ok(None);
         }

@@ -20,7 +20,9 @@ pub(crate) type Dense = (Vec<usize>, Vec<f32>);
 /// Named `f32` tensors of a checkpoint, row-major, outermost dimension first.
 pub(crate) trait TensorSource {
     /// The tensor `name` as `(shape, values)`, or `None` when the checkpoint lacks it.
-    fn read(&self, name: &str) -> Result<Option<Dense>, GrpoError>;
+    /// `expected` is the shape the model needs (files ignore it; the loader checks what
+    /// they return against it).
+    fn read(&self, name: &str, expected: &[usize]) -> Result<Option<Dense>, GrpoError>;
 }
 
 /// Checkpoint naming scheme.
@@ -104,10 +106,13 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn required(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, GrpoError> {
-        let (got, data) = self.source.read(name)?.ok_or_else(|| GrpoError::Weights {
-            tensor: name.to_string(),
-            reason: "missing from the checkpoint".to_string(),
-        })?;
+        let (got, data) = self
+            .source
+            .read(name, shape)?
+            .ok_or_else(|| GrpoError::Weights {
+                tensor: name.to_string(),
+                reason: "missing from the checkpoint".to_string(),
+            })?;
         if got != shape {
             return Err(GrpoError::Weights {
                 tensor: name.to_string(),

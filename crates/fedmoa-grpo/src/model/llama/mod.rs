@@ -3,6 +3,7 @@
 
 mod config;
 mod gguf;
+mod init;
 mod layout;
 mod load;
 mod lora;
@@ -15,3 +16,5 @@ pub use model::Llama;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trainer_tests;

@@ -95,6 +95,15 @@ impl Policy for Llama {
         logits.reshape([b, t, self.config.vocab_size])
     }
 
+    /// With LoRA attached, the adapters merged into dense weights ([`Llama::merged`]).
+    fn inference_copy(&self) -> Self {
+        if self.lora.is_some() {
+            self.merged()
+        } else {
+            self.valid()
+        }
+    }
+
     /// With LoRA attached, only the adapter factors (`….lora.a`, `….lora.b`) are trained
     /// and exchanged; without, every parameter is.
     fn is_trainable(&self, path: &str) -> bool {

@@ -11,16 +11,16 @@ use super::*;
 use crate::gguf::{GgufBuilder, GgufFile, MetadataValue};
 use crate::model::Policy;
 
-const VOCAB: usize = 16;
+pub(super) const VOCAB: usize = 16;
 const D: usize = 8;
-const LAYERS: usize = 2;
+pub(super) const LAYERS: usize = 2;
 const HEADS: usize = 2;
 const KV_HEADS: usize = 1;
 const HEAD_DIM: usize = 4;
 const HIDDEN: usize = 12;
 
 /// Random weights under GGUF names, PyTorch `[out, in]` layout, Q/K interleaved.
-fn random_weights(seed: u64, tied: bool) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+pub(super) fn random_weights(seed: u64, tied: bool) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut w = BTreeMap::new();
     let mut put = |name: String, shape: Vec<usize>, around_one: bool| {
@@ -68,7 +68,7 @@ fn random_weights(seed: u64, tied: bool) -> BTreeMap<String, (Vec<usize>, Vec<f3
     w
 }
 
-fn gguf_of(weights: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> GgufFile {
+pub(super) fn gguf_of(weights: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> GgufFile {
     let mut b = GgufBuilder::new()
         .metadata(
             "general.architecture",

@@ -1,0 +1,103 @@
+//! [`LlamaFactory`]: clients that run GRPO on LoRA adapters of one pretrained Llama-family
+//! model, each with its own data, rewards and chat instruction.
+
+use fedmoa_core::{ConfigError, LocalTrainer, ObjectiveWeighter, ParamSet, TrainError};
+use fedmoa_grpo::{ClientData, GrpoTrainerConfig, Llama, LlmTokenizer, Policy, StepObserver};
+use fedmoa_rewards::{ClientSpec, RewardRegistry};
+
+use super::ChatPrompting;
+use crate::experiment::{GrpoClients, train_err};
+
+/// Builds a [`GrpoTrainer<Llama>`] per client over one shared base model with LoRA
+/// adapters; only the adapters are trained and exchanged.
+///
+/// Every client starts from the same adapters (B = 0, so the first global model is the
+/// base model); prompts are wrapped by [`ChatPrompting`] for the client's task.
+pub struct LlamaFactory {
+    policy: Llama,
+    tokenizer: LlmTokenizer,
+    prompting: ChatPrompting,
+    data: Vec<ClientData>,
+    clients: GrpoClients,
+}
+
+impl LlamaFactory {
+    /// A factory over `policy` (which must carry LoRA adapters: see
+    /// [`Llama::with_lora`]) for clients whose data is `data[i]` (in the order of the
+    /// experiment's client specs: train prompts for GRPO, validation for the accuracy a
+    /// client reports, test for the global evaluation).
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the policy has no adapters, the prompting or trainer config is
+    /// invalid, or a client has no training prompt.
+    pub fn new(
+        policy: Llama,
+        tokenizer: LlmTokenizer,
+        prompting: ChatPrompting,
+        trainer: GrpoTrainerConfig,
+        data: Vec<ClientData>,
+    ) -> Result<Self, ConfigError> {
+        if policy.lora().is_none() {
+            return Err(ConfigError::new(
+                "policy",
+                "has no LoRA adapters; call Llama::with_lora first (full fine-tuning would \
+                 exchange every weight)",
+            ));
+        }
+        prompting.validate().map_err(|e| e.within("prompting"))?;
+        trainer.validate().map_err(|e| e.within("trainer"))?;
+        if let Some(i) = data.iter().position(|d| d.train.is_empty()) {
+            return Err(ConfigError::new(
+                format!("data[{i}].train"),
+                "no training prompt",
+            ));
+        }
+        Ok(Self {
+            policy,
+            tokenizer,
+            prompting,
+            data,
+            clients: GrpoClients::new(trainer),
+        })
+    }
+
+    /// Builds rewards from this registry instead of the built-in one (custom plugins).
+    #[must_use]
+    pub fn with_registry(mut self, registry: RewardRegistry) -> Self {
+        self.clients.registry = registry;
+        self
+    }
+
+    /// Calls `observer` after every local step of every trainer built from now on.
+    #[must_use]
+    pub fn with_step_observer(mut self, observer: StepObserver) -> Self {
+        self.clients.step_observer = Some(observer);
+        self
+    }
+}
+
+impl crate::experiment::ClientFactory for LlamaFactory {
+    fn initial_params(&self, _seed: u64) -> Result<ParamSet, TrainError> {
+        self.policy
+            .to_param_set()
+            .map_err(|e| train_err("adapter parameters", e))
+    }
+
+    fn trainer(
+        &self,
+        index: usize,
+        spec: &ClientSpec,
+        weighter: Box<dyn ObjectiveWeighter>,
+        seed: u64,
+    ) -> Result<Box<dyn LocalTrainer>, TrainError> {
+        let data = self
+            .data
+            .get(index)
+            .ok_or_else(|| TrainError::msg(format!("no data for client {index}")))?
+            .clone();
+        let tokenizer = self.prompting.tokenizer_for(&self.tokenizer, &spec.task);
+        let policy = self.policy.clone();
+        self.clients
+            .build(index, spec, policy, tokenizer, data, weighter, seed)
+    }
+}
