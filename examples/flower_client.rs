@@ -373,19 +373,7 @@ fn run(mut o: Options) -> Result<(), BoxError> {
         eprintln!("flower_client: cannot install the signal handler: {e}");
     }
     let s = client.run()?;
-    eprintln!(
-        "flower_client: done: {} train, {} evaluate, {} errors, {} reconnects, \
-         {} bytes pulled, {} bytes pushed; {} requests, {} body bytes sent, {} received",
-        s.trained,
-        s.evaluated,
-        s.errors,
-        s.reconnects,
-        s.bytes_pulled,
-        s.bytes_pushed,
-        s.traffic.requests,
-        s.traffic.sent,
-        s.traffic.received
-    );
+    eprintln!("flower_client: done: {s}");
     Ok(())
 }
 

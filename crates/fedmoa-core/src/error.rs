@@ -95,6 +95,17 @@ pub fn require_positive(field: &str, value: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// Checks that every `(field, count)` is non-zero, in order.
+///
+/// # Errors
+/// [`ConfigError`] naming the first zero field (`must be > 0`).
+pub fn require_nonzero(counts: &[(&str, usize)]) -> Result<(), ConfigError> {
+    match counts.iter().find(|(_, v)| *v == 0) {
+        Some((field, _)) => Err(ConfigError::new(*field, "must be > 0")),
+        None => Ok(()),
+    }
+}
+
 /// Checks a float field is finite and within `[lo, hi]`.
 ///
 /// # Errors
@@ -107,5 +118,19 @@ pub fn require_in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<(),
             field,
             format!("must be in [{lo}, {hi}], got {value}"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_nonzero_names_the_first_zero_field() {
+        assert!(require_nonzero(&[("a", 1), ("b", 7)]).is_ok());
+        assert!(require_nonzero(&[]).is_ok());
+        let err = require_nonzero(&[("a", 1), ("b", 0), ("c", 0)]).unwrap_err();
+        assert_eq!(err.field, "b");
+        assert_eq!(err.to_string(), "invalid config field `b`: must be > 0");
     }
 }

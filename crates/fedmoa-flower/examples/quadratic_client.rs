@@ -94,19 +94,7 @@ fn main() -> ExitCode {
     }
     match client.run() {
         Ok(s) => {
-            eprintln!(
-                "flower_client: done: {} train, {} evaluate, {} errors, {} reconnects, \
-                 {} bytes pulled, {} bytes pushed; {} requests, {} body bytes sent, {} received",
-                s.trained,
-                s.evaluated,
-                s.errors,
-                s.reconnects,
-                s.bytes_pulled,
-                s.bytes_pushed,
-                s.traffic.requests,
-                s.traffic.sent,
-                s.traffic.received
-            );
+            eprintln!("flower_client: done: {s}");
             ExitCode::SUCCESS
         }
         Err(e) => {

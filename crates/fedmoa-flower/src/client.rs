@@ -62,6 +62,26 @@ pub struct RunSummary {
     pub traffic: crate::fleet::Traffic,
 }
 
+impl std::fmt::Display for RunSummary {
+    /// One line: `3 train, 0 evaluate, 0 errors, 1 reconnects, … bytes pulled, …`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} train, {} evaluate, {} errors, {} reconnects, {} bytes pulled, {} bytes pushed; \
+             {} requests, {} body bytes sent, {} received",
+            self.trained,
+            self.evaluated,
+            self.errors,
+            self.reconnects,
+            self.bytes_pulled,
+            self.bytes_pushed,
+            self.traffic.requests,
+            self.traffic.sent,
+            self.traffic.received
+        )
+    }
+}
+
 /// A Flower client wrapping any [`LocalTrainer`].
 pub struct FlowerClient<T: LocalTrainer> {
     trainer: T,

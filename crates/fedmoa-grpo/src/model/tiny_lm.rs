@@ -68,7 +68,7 @@ impl TinyLmConfig {
     /// # Errors
     /// [`ConfigError`] naming the first bad field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
+        fedmoa_core::require_nonzero(&[
             ("vocab_size", self.vocab_size),
             ("d_model", self.d_model),
             ("n_layers", self.n_layers),
@@ -76,12 +76,7 @@ impl TinyLmConfig {
             ("n_kv_heads", self.n_kv_heads),
             ("d_hidden", self.d_hidden),
             ("max_seq_len", self.max_seq_len),
-        ];
-        for (field, v) in positive {
-            if v == 0 {
-                return Err(ConfigError::new(field, "must be > 0"));
-            }
-        }
+        ])?;
         if !self.d_model.is_multiple_of(self.n_heads) {
             return Err(ConfigError::new("n_heads", "must divide d_model"));
         }

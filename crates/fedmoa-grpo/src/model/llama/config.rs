@@ -42,7 +42,7 @@ impl LlamaConfig {
     /// # Errors
     /// [`ConfigError`] naming the first bad field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
+        fedmoa_core::require_nonzero(&[
             ("vocab_size", self.vocab_size),
             ("d_model", self.d_model),
             ("n_layers", self.n_layers),
@@ -51,12 +51,7 @@ impl LlamaConfig {
             ("head_dim", self.head_dim),
             ("d_hidden", self.d_hidden),
             ("max_seq_len", self.max_seq_len),
-        ];
-        for (field, v) in positive {
-            if v == 0 {
-                return Err(ConfigError::new(field, "must be > 0"));
-            }
-        }
+        ])?;
         if !self.head_dim.is_multiple_of(2) {
             return Err(ConfigError::new("head_dim", "must be even for RoPE"));
         }
