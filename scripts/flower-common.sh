@@ -10,7 +10,7 @@
 PYTHON="${PYTHON:-python3.11}"
 VENV="$ROOT/.cache/flower-venv"
 # The Flower release the Rust client is pinned to (written by recover_protos.py).
-FLWR_VERSION="$(cat "$ROOT/crates/fedmoa-flower/proto/FLWR_VERSION")"
+FLWR_VERSION="$(cat "$ROOT/fedmoa-flower/proto/FLWR_VERSION")"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 mkdir -p "$ROOT/.cache"
 WORK="$(mktemp -d "$ROOT/.cache/$TAG.XXXXXX")"

@@ -15,7 +15,7 @@ comparing where float32 rounding could flip a near tie).
 Setup (once):   python3 -m venv .cache/fixtures-venv
                 .cache/fixtures-venv/bin/pip install numpy gguf regex
 Run:            .cache/fixtures-venv/bin/python scripts/make-smollm2-fixtures.py \
-                    "$(scripts/fetch-smollm2.sh)" crates/fedmoa-grpo/tests/fixtures/smollm2
+                    "$(scripts/fetch-smollm2.sh)" fedmoa-grpo/tests/fixtures/smollm2
 """
 
 import json

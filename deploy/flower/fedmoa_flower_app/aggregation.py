@@ -1,8 +1,8 @@
 """FedMOA's task- and accuracy-aware aggregation, numpy only.
 
-The same rule as fedmoa-agg's `TaskAccuracy` (crates/fedmoa-agg/src/task_accuracy.rs,
+The same rule as fedmoa-agg's `TaskAccuracy` (fedmoa-agg/src/task_accuracy.rs,
 docs/AGGREGATORS.md), checked against it by a shared test vector
-(crates/fedmoa-flower/testdata/task_accuracy_vectors.json):
+(fedmoa-flower/testdata/task_accuracy_vectors.json):
 
 1. within each task tau: p_i = n_i exp(a_i / T) / sum_{j in tau} n_j exp(a_j / T),
    computed stably from log-weights ln n_i + (a_i - max a) / T;

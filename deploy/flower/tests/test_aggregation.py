@@ -1,5 +1,5 @@
 """The ServerApp's aggregation against the shared test vector that fedmoa-agg is also
-tested on (crates/fedmoa-flower/tests/task_accuracy_vector.rs).
+tested on (fedmoa-flower/tests/task_accuracy_vector.rs).
 
 Run: .cache/flower-venv/bin/python -m unittest discover -s deploy/flower/tests
 """

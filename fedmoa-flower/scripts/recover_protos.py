@@ -9,10 +9,10 @@ plain text diff.
 
 Usage (from the repository root, with flwr installed in the venv):
 
-    .cache/flower-venv/bin/python crates/fedmoa-flower/scripts/recover_protos.py \
-        crates/fedmoa-flower/proto
+    .cache/flower-venv/bin/python fedmoa-flower/scripts/recover_protos.py \
+        fedmoa-flower/proto
 
-The recovered schemas are Flower's (Apache-2.0); see crates/fedmoa-flower/proto/NOTICE.
+The recovered schemas are Flower's (Apache-2.0); see fedmoa-flower/proto/NOTICE.
 """
 
 import importlib
