@@ -4,17 +4,19 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use fedmoa_core::{Prompt, RewardFn};
+use fedmoa_core::{Prompt, Reference, RewardFn};
 use fedmoa_rewards::math::gsm8k::{DATA_DIR_VAR, data_dir};
-use fedmoa_rewards::mbpp::{MbppSplit, load_mbpp, mbpp_path};
+use fedmoa_rewards::mbpp::{MbppSplit, extract_python, load_mbpp, mbpp_path};
 use fedmoa_rewards::rewards::{PythonTests, PythonTestsConfig};
+use fedmoa_rewards::sandbox::parallel_map;
 use fedmoa_rewards::{MbppTaskConfig, RewardRegistry, Scenario, TaskMix, TaskSpec};
 
 /// MBPP tasks whose reference solution does not pass its own tests in the sandbox (an
 /// audit of all 974 tasks, see docs/MBPP.md); excluded from the check below.
 const KNOWN_BAD: &[(u32, &str)] = &[
-    // Needs about 7 s of CPU for `amicable_numbers_sum(9999)`: over the 2 s default limit.
-    (123, "too slow for the default CPU limit"),
+    // `amicable_numbers_sum(9999)` needs about 2 s of CPU (1.9–2.4 s on the 2-core VM,
+    // depending on the interpreter): at the 2 s default limit, so it usually fails.
+    (123, "at the default CPU limit"),
     // Expects a particular iteration order of a set of ints (genuinely wrong test).
     (341, "set iteration order"),
     // Expects CPython-version-specific `sys.getsizeof` values.
@@ -157,4 +159,90 @@ fn mbpp_clients_validate_and_reference_solutions_satisfy_them() {
     });
     let valid = TaskMix::single(spec).build_dataset(1, 4, 0, 0).unwrap();
     assert!(valid.train.iter().all(|p| p.task.as_str() == "code"));
+}
+
+/// The full audit (docs/MBPP.md): every reference solution of all 974 tasks through the
+/// default sandbox, with the standard tests, then with the challenge tests added where a
+/// task has them. Prints each failure and how many asserts were rewritten (checked
+/// outside the candidate's process) vs legacy; every failure must be in `KNOWN_BAD`.
+///
+/// `FEDMOA_DATA_DIR=… cargo test -p fedmoa-rewards --test mbpp -- --ignored --nocapture`
+#[test]
+#[ignore = "the full MBPP audit: about a minute on 2 cores"]
+fn audit_all_reference_solutions() {
+    let Some((dir, reward)) = setup() else { return };
+    let all = load_mbpp(&mbpp_path(&dir), None).unwrap();
+    let sandbox = reward.sandbox();
+    eprintln!(
+        "python {:?}, isolation {:?}, uid {:?}",
+        sandbox.interpreter(),
+        sandbox.isolation(),
+        sandbox.drops_to_uid()
+    );
+    let mut prompts: Vec<Prompt> = all
+        .iter()
+        .map(|p| p.to_prompt(format!("mbpp-{}", p.task_id), false))
+        .collect();
+    let n_standard = prompts.len();
+    prompts.extend(
+        all.iter()
+            .filter(|p| !p.challenge_test_list.is_empty())
+            .map(|p| p.to_prompt(format!("mbpp-{}-challenge", p.task_id), true)),
+    );
+    let start = Instant::now();
+    let reports = parallel_map(&prompts, reward.workers(), |p| {
+        let Reference::PythonTests { setup, asserts } = &p.reference else {
+            panic!("{}: not a Python-tests prompt", p.id)
+        };
+        let program = extract_python(p.solution.as_deref().unwrap_or(""));
+        sandbox.run(program, setup, asserts).unwrap()
+    });
+    let elapsed = start.elapsed();
+    let mut failed = BTreeSet::new();
+    let (mut rewritten, mut legacy) = ([0usize; 2], [0usize; 2]);
+    for (i, (p, r)) in prompts.iter().zip(&reports).enumerate() {
+        let which = usize::from(i >= n_standard);
+        legacy[which] += r.unchecked;
+        rewritten[which] += r.passed.len() - r.unchecked;
+        if r.unchecked > 0 {
+            eprintln!("{}: {} legacy assert(s)", p.id, r.unchecked);
+        }
+        if r.pass_rate() < 1.0 {
+            eprintln!(
+                "FAIL {}: {:?} (timed out: {}) {}",
+                p.id,
+                r.passed,
+                r.timed_out,
+                r.output.chars().take(300).collect::<String>()
+            );
+            if let Some(id) = p.id.strip_prefix("mbpp-").and_then(|s| s.split('-').next()) {
+                failed.insert(id.parse::<u32>().unwrap());
+            }
+        }
+    }
+    let standard_failed = reports[..n_standard]
+        .iter()
+        .filter(|r| r.pass_rate() < 1.0)
+        .count();
+    eprintln!(
+        "{} tasks: {} pass, {} fail; asserts rewritten {} / legacy {} (standard), {} / {} \
+         (with challenge tests, {} prompts); {:?}",
+        n_standard,
+        n_standard - standard_failed,
+        standard_failed,
+        rewritten[0],
+        legacy[0],
+        rewritten[1],
+        legacy[1],
+        prompts.len() - n_standard,
+        elapsed
+    );
+    let known: BTreeSet<u32> = KNOWN_BAD.iter().map(|(id, _)| *id).collect();
+    // 123 sits at the CPU limit (about 1.9 s of the 2 s with Debian's Python 3.11.2 on
+    // the 2-core VM), so it may pass on a fast or idle machine.
+    let passed_anyway: Vec<&u32> = known.difference(&failed).collect();
+    if !passed_anyway.is_empty() {
+        eprintln!("known-bad tasks that passed this time: {passed_anyway:?}");
+    }
+    assert!(failed.is_subset(&known), "{failed:?} vs {known:?}");
 }

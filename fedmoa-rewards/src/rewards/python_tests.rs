@@ -31,6 +31,11 @@ pub struct PythonTestsConfig {
     /// Resource limits of each run.
     #[serde(default)]
     pub limits: SandboxLimits,
+    /// When the trainer runs as root and no interpreter works as `nobody`: run candidates
+    /// as root instead of failing at start-up (default `false`; see
+    /// [`SandboxConfig::allow_root`] and `docs/SECURITY.md`).
+    #[serde(default)]
+    pub allow_root: bool,
 }
 
 impl PythonTestsConfig {
@@ -48,6 +53,7 @@ impl PythonTestsConfig {
             python: self.python.clone(),
             isolation: self.isolation,
             limits: self.limits.clone(),
+            allow_root: self.allow_root,
         })?;
         let workers = self
             .workers
@@ -80,6 +86,23 @@ impl PythonTests {
     /// Concurrent sandboxes per batch.
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// How many of the prompt's asserts run in legacy mode: executed whole in the
+    /// candidate's process instead of being checked outside it (anything but
+    /// `assert LEFT == RIGHT` with a plain RIGHT; none in MBPP). A candidate that tampers
+    /// with the harness could forge those; see [`crate::sandbox::TestReport::unchecked`].
+    ///
+    /// # Errors
+    /// [`RewardError`] when the prompt has no Python tests or the sandbox cannot run.
+    pub fn unchecked_asserts(&self, prompt: &Prompt) -> Result<usize, RewardError> {
+        let Reference::PythonTests { setup, asserts } = &prompt.reference else {
+            return Err(unscorable(&self.id, "needs Python tests"));
+        };
+        self.sandbox
+            .checked_asserts(setup, asserts)
+            .map(|checked| checked.iter().filter(|c| !**c).count())
+            .map_err(|e| unscorable(&self.id, &e.to_string()))
     }
 }
 
@@ -137,6 +160,9 @@ mod tests {
         let parsed: PythonTestsConfig =
             toml::from_str("workers = 2\nlimits = { cpu_s = 1 }").unwrap();
         assert_eq!((parsed.workers, parsed.limits.cpu_s), (Some(2), 1));
+        assert!(!parsed.allow_root);
+        let parsed: PythonTestsConfig = toml::from_str("allow_root = true").unwrap();
+        assert!(parsed.allow_root);
         assert!(toml::from_str::<PythonTestsConfig>("worker = 2").is_err());
     }
 }
