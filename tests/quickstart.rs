@@ -6,7 +6,7 @@ use fedmoa::experiment::Arm;
 use fedmoa::quickstart::{QuickstartConfig, run};
 
 #[test]
-fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move() {
+fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move_where_they_have_signal() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = QuickstartConfig::default().quick();
     config.experiment.out_dir = dir.path().to_path_buf();
@@ -59,15 +59,7 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move() {
             }
         }
     }
-    // FedAvg's fixed weights are the clients' initial weights, and never move; FedMOA's
-    // hypergradient weights start from the same values and must have moved.
-    let last = |arm: Arm| {
-        let run = out.runs.iter().find(|r| r.arm == arm).unwrap();
-        run.weights
-            .iter()
-            .map(|(id, t)| (id.clone(), t.last().cloned().unwrap()))
-            .collect::<Vec<_>>()
-    };
+    // FedAvg's fixed weights are the clients' initial weights, and never move.
     let fixed_run = out.runs.iter().find(|r| r.arm == Arm::Fedavg).unwrap();
     assert!(
         fixed_run
@@ -75,9 +67,69 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move() {
             .values()
             .all(|t| t.windows(2).all(|w| w[0] == w[1]))
     );
-    assert_ne!(
-        last(Arm::Fedavg),
-        last(Arm::Fedmoa),
-        "the hypergradient weights must move"
+    // FedMOA's hypergradient weights move exactly when they have something to act on. With
+    // the one-step lag, h_k = ⟨g_0(θ_{t+1}), g_k(θ_t)⟩ is non-zero only when the primary
+    // reward had variance on a step and some objective had variance on the step before,
+    // within a round (the gradient history restarts with each global model). Which clients
+    // see that depends on sampled tokens, hence on the CPU's rounding, so the test asserts
+    // the equivalence rather than a count (issue #14).
+    let fedmoa = out.runs.iter().find(|r| r.arm == Arm::Fedmoa).unwrap();
+    let signalled = clients_with_hypergradient_signal(
+        &dir.path().join("quickstart-quick/metrics.jsonl"),
+        "fedmoa",
     );
+    eprintln!(
+        "FedMOA clients whose hypergradient had signal: {} of {}",
+        signalled.len(),
+        fedmoa.weights.len()
+    );
+    for (client, traj) in &fedmoa.weights {
+        let moved = traj.first() != traj.last();
+        assert_eq!(
+            moved,
+            signalled.contains(client.as_str()),
+            "{client}: weights {traj:?}, signal {signalled:?}"
+        );
+    }
+}
+
+/// The clients of `arm` whose primary objective (their first) had reward variance in some
+/// group on a local step, and some objective on the step before, within one round; read
+/// from the combined metrics.
+fn clients_with_hypergradient_signal(
+    path: &std::path::Path,
+    arm: &str,
+) -> std::collections::BTreeSet<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["arm"] == arm)
+        .collect();
+    let objectives: BTreeMap<String, Vec<String>> = lines
+        .iter()
+        .filter(|v| v["kind"] == "client")
+        .map(|v| {
+            let ids = v["objectives"].as_array().unwrap();
+            let ids = ids.iter().map(|o| o["id"].as_str().unwrap().to_string());
+            (v["client"].as_str().unwrap().to_string(), ids.collect())
+        })
+        .collect();
+    // Per client and round, per step: (primary has variance, some objective has variance).
+    let mut steps: BTreeMap<(String, u64), Vec<(bool, bool)>> = BTreeMap::new();
+    for v in lines.iter().filter(|v| v["kind"] == "client_step") {
+        let client = v["client"].as_str().unwrap().to_string();
+        let varied =
+            |id: &String| v[format!("zero_std_frac/{id}").as_str()].as_f64().unwrap() < 1.0;
+        let ids = &objectives[&client];
+        let step = (varied(&ids[0]), ids.iter().any(varied));
+        let round = v["round"].as_u64().unwrap();
+        steps.entry((client, round)).or_default().push(step);
+    }
+    steps
+        .into_iter()
+        .filter(|(_, s)| s.windows(2).any(|w| w[0].1 && w[1].0))
+        .map(|((client, _), _)| client)
+        .collect::<BTreeSet<_>>()
 }

@@ -50,6 +50,11 @@ pub fn digit_rewards() -> Vec<Box<dyn RewardFn>> {
 
 /// A tiny model warm-started to emit a uniformly random digit, and its tokenizer.
 pub fn warm_digit_policy() -> (TinyLm, TaskTokenizer) {
+    warm_digit_policy_seeded(3)
+}
+
+/// [`warm_digit_policy`] with its SFT seed (initial weights and batch order) given.
+pub fn warm_digit_policy_seeded(seed: u64) -> (TinyLm, TaskTokenizer) {
     let config = WarmStartConfig {
         model: TinyLmConfig {
             d_model: 32,
@@ -69,7 +74,7 @@ pub fn warm_digit_policy() -> (TinyLm, TaskTokenizer) {
             batch_size: 16,
             learning_rate: 1e-2,
             warmup_steps: 5,
-            seed: 3,
+            seed,
             ..Default::default()
         },
     };
@@ -88,7 +93,7 @@ pub fn toy_config(steps: u32) -> GrpoTrainerConfig {
     c.grpo.num_generations = 8;
     c.grpo.prompts_per_step = 4;
     c.grpo.max_completion_length = 4;
-    c.grpo.learning_rate = 5e-3;
+    c.grpo.learning_rate = 2e-3;
     c.grpo.beta = 0.0;
     c.grpo.seed = 9;
     c
