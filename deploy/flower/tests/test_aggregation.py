@@ -22,7 +22,7 @@ from fedmoa_flower_app.aggregation import (  # noqa: E402
     parse_temperature,
 )
 
-VECTORS = HERE.parents[2] / "crates" / "fedmoa-flower" / "testdata" / "task_accuracy_vectors.json"
+VECTORS = HERE.parents[2] / "fedmoa-flower" / "testdata" / "task_accuracy_vectors.json"
 
 
 def tensors(spec):
