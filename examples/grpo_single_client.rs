@@ -5,8 +5,12 @@
 //! `{"acc_before":..,"acc_after":..,"steps":..,"secs":..}`.
 //!
 //! ```text
-//! cargo run --release --example grpo_single_client -- [--steps N] [--secs S]
+//! cargo run --release --example grpo_single_client -- [--steps N] [--secs S] [--dynamic-sampling R]
 //! ```
+//!
+//! `--dynamic-sampling R` turns on DAPO-style dynamic sampling: up to `R` times per step,
+//! the groups whose accuracy reward has no variance are replaced by fresh prompts
+//! (`GrpoConfig::dynamic_sampling_rounds`; default 0, off).
 //!
 //! The warm start is cached under `$FEDMOA_CACHE_DIR` (default `.cache/fedmoa`).
 //! `--show N` prints the greedy completions of the first N held-out problems first.
@@ -98,6 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.grpo.temperature = 0.7;
     config.grpo.warmup_steps = 2;
     config.grpo.seed = 7;
+    config.grpo.dynamic_sampling_rounds = arg("--dynamic-sampling", 0u32);
     let weighter = WeighterConfig::Fixed(FixedConfig {
         weights: Some(vec![0.8, 0.2]),
     })
@@ -144,11 +149,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let m = trainer.run_steps(1, 1000 + u64::from(steps), None)?;
         let m = &m[0];
         println!(
-            "step {:3}  accuracy {:.3}  format {:.3}  zero-std {:.2}  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
+            "step {:3}  accuracy {:.3}  format {:.3}  zero-std {:.2} (drawn {:.2}, {} resampled)  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
             steps,
             m["reward_mean/math_accuracy"],
             m["reward_mean/format"],
             m["zero_std_frac"],
+            m["frac_reward_zero_std"],
+            m["resampled_groups"],
             m["entropy"],
             m["completion_len"],
             m["clip_region"],

@@ -217,3 +217,38 @@ fn a_restored_trainer_continues_exactly() {
     assert_eq!(again.weights, round2.weights);
     assert_eq!(again.delta, round2.delta, "resumed round 2 differs");
 }
+
+/// Dynamic sampling (DAPO): groups without primary-reward variance are replaced by fresh
+/// prompts before the update. The trained batch never holds more of them than the first
+/// draw, clearly fewer over a run; with the option off nothing is replaced.
+#[test]
+fn dynamic_sampling_replaces_groups_without_primary_variance() {
+    let run = |rounds: u32, seed: u64| {
+        let mut config = toy_config(12);
+        config.grpo.dynamic_sampling_rounds = rounds;
+        config.grpo.seed = 300 + seed;
+        let mut trainer = toy_trainer(digit_rewards(), fixed(2), config);
+        trainer.run_steps(12, seed, None).unwrap()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    for seed in 0..3 {
+        for m in run(0, seed) {
+            assert_eq!(m["resampled_groups"], 0.0);
+            assert_eq!(m["frac_reward_zero_std"], m["zero_std_frac/seven"]);
+        }
+        let on = run(3, seed);
+        let before: Vec<f64> = on.iter().map(|m| m["frac_reward_zero_std"]).collect();
+        let after: Vec<f64> = on.iter().map(|m| m["zero_std_frac/seven"]).collect();
+        eprintln!("seed {seed}: before {before:?}\n        after {after:?}");
+        for (b, a) in before.iter().zip(&after) {
+            assert!(a <= b, "seed {seed}: {a} > {b}");
+        }
+        assert!(on.iter().any(|m| m["resampled_groups"] > 0.0));
+        assert!(
+            mean(&after) < mean(&before) - 0.15,
+            "seed {seed}: {} → {}",
+            mean(&before),
+            mean(&after)
+        );
+    }
+}

@@ -122,6 +122,13 @@ pub struct GrpoConfig {
     pub adam_beta2: f64,
     /// AdamW ε (default 1e-8, as PyTorch; Burn's own default is 1e-5).
     pub adam_epsilon: f64,
+    /// DAPO-style dynamic sampling: how many times, per step, the groups whose primary
+    /// reward has no variance (no primary gradient) are replaced by groups of fresh prompts
+    /// before the update (default 0: off). Only the replaced groups are sampled again;
+    /// groups still without variance after the last round are kept, so every step trains on
+    /// `prompts_per_step` groups. The step metrics log the fraction before replacement
+    /// (`frac_reward_zero_std`) and the number replaced (`resampled_groups`).
+    pub dynamic_sampling_rounds: u32,
     /// Seed of the client's sampling RNG (default 42).
     pub seed: u64,
 }
@@ -153,6 +160,7 @@ impl Default for GrpoConfig {
             adam_beta1: 0.9,
             adam_beta2: 0.999,
             adam_epsilon: 1e-8,
+            dynamic_sampling_rounds: 0,
             seed: 42,
         }
     }

@@ -15,6 +15,7 @@
 
 mod config;
 mod data;
+mod dynamic_sampling;
 mod eval;
 mod grads;
 mod scoring;

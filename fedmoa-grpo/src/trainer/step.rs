@@ -7,6 +7,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use fedmoa_core::{Prompt, StepSignals, axpy_slice};
 
+use super::dynamic_sampling::SampledGroups;
 use super::{GrpoTrainer, ProximalAnchor, score_all};
 use crate::batch::SequenceBatch;
 use crate::grpo::{
@@ -36,37 +37,32 @@ impl<P: Policy> GrpoTrainer<P> {
         let grpo = self.config.grpo.clone();
         let g = grpo.num_generations;
         let chosen = self.next_prompts(grpo.prompts_per_step);
-        let prompt_ids: Vec<Vec<u32>> = chosen
-            .iter()
-            .map(|&i| self.encoded.train[i].clone())
-            .collect();
 
-        // 1. Sample G completions per prompt from the current policy (no autodiff).
+        // 1. Sample G completions per prompt from the current policy (no autodiff), and
+        // 2. score every objective; with dynamic sampling, replace the groups whose primary
+        // reward has no variance by fresh prompts, up to `dynamic_sampling_rounds` times.
         let sampling_model = self.policy.inference_copy();
-        let completions = sampler.generate(
-            &sampling_model,
-            &prompt_ids,
-            &self.config.sampling(),
-            self.tokenizer.eos_id(),
-            self.tokenizer.pad_id(),
-            &self.device,
-        )?;
-        let sample_secs = t0.elapsed().as_secs_f64();
-
-        // 2. Score every objective.
-        let eos = self.tokenizer.eos_id();
-        let texts = completions
-            .iter()
-            .map(|c| {
-                let body: Vec<u32> = c.tokens.iter().copied().filter(|&t| t != eos).collect();
-                self.tokenizer.decode(&body)
-            })
-            .collect::<Result<Vec<String>, GrpoError>>()?;
-        let prompts: Vec<&Prompt> = completions
-            .iter()
-            .map(|c| &self.data.train[chosen[c.prompt_index]])
-            .collect();
-        let scored = score_all(&self.rewards, &prompts, &texts);
+        let mut sample_secs = 0.0;
+        let mut sampled = self.sample_groups(sampler, &sampling_model, chosen, &mut sample_secs)?;
+        let frac_zero_std = sampled.zero_variance_fraction(g);
+        let mut resampled_groups = 0;
+        for _ in 0..grpo.dynamic_sampling_rounds {
+            let slots = sampled.zero_variance_groups(g);
+            if slots.is_empty() {
+                break;
+            }
+            let fresh_prompts = self.next_prompts(slots.len());
+            let fresh =
+                self.sample_groups(sampler, &sampling_model, fresh_prompts, &mut sample_secs)?;
+            resampled_groups += slots.len();
+            sampled.replace(&slots, fresh, g);
+        }
+        let SampledGroups {
+            prompt_ids,
+            completions,
+            scored,
+            ..
+        } = sampled;
 
         // 3. Advantages with the weighter's current weights.
         let weights = self.weighter.weights().to_vec();
@@ -250,6 +246,8 @@ impl<P: Policy> GrpoTrainer<P> {
             "zero_std_frac".into(),
             f64::from(adv.stats.total_zero_std_fraction),
         );
+        m.insert("frac_reward_zero_std".into(), frac_zero_std);
+        m.insert("resampled_groups".into(), resampled_groups as f64);
         if let Some((loss, stats)) = last {
             m.insert("loss".into(), f64::from(loss));
             m.insert("clip_region".into(), f64::from(stats.clip_region));
@@ -285,6 +283,50 @@ impl<P: Policy> GrpoTrainer<P> {
         m.insert("step_secs".into(), t0.elapsed().as_secs_f64());
         m.insert("step".into(), step_index as f64);
         Ok(m)
+    }
+
+    /// Samples G completions for each of `chosen` (indices into the training split) with
+    /// `model`, decodes and scores them; adds the generation time to `sample_secs`.
+    fn sample_groups(
+        &self,
+        sampler: &mut Sampler,
+        model: &P,
+        chosen: Vec<usize>,
+        sample_secs: &mut f64,
+    ) -> Result<SampledGroups, GrpoError> {
+        let start = Instant::now();
+        let prompt_ids: Vec<Vec<u32>> = chosen
+            .iter()
+            .map(|&i| self.encoded.train[i].clone())
+            .collect();
+        let completions = sampler.generate(
+            model,
+            &prompt_ids,
+            &self.config.sampling(),
+            self.tokenizer.eos_id(),
+            self.tokenizer.pad_id(),
+            &self.device,
+        )?;
+        *sample_secs += start.elapsed().as_secs_f64();
+        let eos = self.tokenizer.eos_id();
+        let texts = completions
+            .iter()
+            .map(|c| {
+                let body: Vec<u32> = c.tokens.iter().copied().filter(|&t| t != eos).collect();
+                self.tokenizer.decode(&body)
+            })
+            .collect::<Result<Vec<String>, GrpoError>>()?;
+        let prompts: Vec<&Prompt> = completions
+            .iter()
+            .map(|c| &self.data.train[chosen[c.prompt_index]])
+            .collect();
+        let scored = score_all(&self.rewards, &prompts, &texts);
+        Ok(SampledGroups {
+            chosen,
+            prompt_ids,
+            completions,
+            scored,
+        })
     }
 
     /// Lays out the sampled completions behind their prompts.
