@@ -289,6 +289,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     for f in write_outputs(&experiment, &runs)? {
         println!("wrote {}", f.display());
     }
+    // The final global adapters of each arm (first seed), as PEFT adapters.
+    for run in runs.iter().filter(|r| r.seed_index == 0) {
+        let dir = experiment
+            .run_dir()
+            .join(format!("peft_adapter_{}", run.arm.name()));
+        factory.save_peft_adapter(
+            &run.final_params,
+            &dir,
+            Some("HuggingFaceTB/SmolLM2-135M-Instruct"),
+        )?;
+        println!("wrote {} (PEFT LoRA adapter)", dir.display());
+    }
     let mut step_secs = Vec::new();
     for run in &runs {
         step_secs.extend(step_times(&run.metrics_path)?);

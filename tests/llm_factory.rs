@@ -143,4 +143,16 @@ fn a_lora_llama_federation_runs_through_the_harness() {
         let last = weights.last().unwrap();
         assert!((last.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
+    // The final global adapters export as a PEFT adapter (names and layout are checked in
+    // fedmoa-grpo's Llama tests).
+    assert_eq!(runs[0].final_params.len(), initial.len());
+    let peft = dir.path().join("peft");
+    let files = factory
+        .save_peft_adapter(&runs[0].final_params, &peft, None)
+        .unwrap();
+    assert!(files.iter().all(|f| f.exists()), "{files:?}");
+    assert!(
+        peft.join(fedmoa_grpo::model::llama::PEFT_WEIGHTS_FILE)
+            .exists()
+    );
 }

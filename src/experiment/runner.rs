@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fedmoa_core::federation::{Client, Federation, InProcessClient, RoundSummary, derive_seed};
-use fedmoa_core::{ClientId, TaskTag};
+use fedmoa_core::{ClientId, ParamSet, TaskTag};
 use fedmoa_rewards::ClientSpec;
 
 use super::evaluation::evaluate_global;
@@ -29,6 +29,9 @@ pub struct ArmRun {
     pub objective_names: BTreeMap<ClientId, Vec<String>>,
     /// Its JSONL metrics file.
     pub metrics_path: PathBuf,
+    /// The global model's trained parameters after the last round (for a LoRA policy, the
+    /// adapters: see `fedmoa::llm::LlamaFactory::save_peft_adapter`).
+    pub final_params: ParamSet,
 }
 
 /// Runs the configured arms over the configured seeds on `specs`' clients.
@@ -201,6 +204,7 @@ impl<'a> Experiment<'a> {
             weights,
             objective_names,
             metrics_path,
+            final_params: federation.params().clone(),
         })
     }
 }

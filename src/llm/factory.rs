@@ -68,6 +68,23 @@ impl LlamaFactory {
         self
     }
 
+    /// Writes `adapters` (e.g. [`crate::experiment::ArmRun::final_params`]) as a Hugging
+    /// Face PEFT LoRA adapter into `dir` (`adapter_config.json`, `adapter_model.safetensors`;
+    /// see [`Llama::save_peft_adapter`]); returns the paths written.
+    ///
+    /// # Errors
+    /// [`fedmoa_grpo::GrpoError`] when `adapters` do not fit the policy's adapters or a file
+    /// cannot be written.
+    pub fn save_peft_adapter(
+        &self,
+        adapters: &ParamSet,
+        dir: &std::path::Path,
+        base_model: Option<&str>,
+    ) -> Result<Vec<std::path::PathBuf>, fedmoa_grpo::GrpoError> {
+        let model = self.policy.clone().load_param_set(adapters)?;
+        model.save_peft_adapter(dir, base_model)
+    }
+
     /// Calls `observer` after every local step of every trainer built from now on.
     #[must_use]
     pub fn with_step_observer(mut self, observer: StepObserver) -> Self {

@@ -58,6 +58,35 @@ pub(crate) fn rope_rows_to_interleaved(
     out
 }
 
+/// Inverse of [`rope_rows_to_interleaved`]: interleaved RoPE rows back to the Hugging Face
+/// `rotate_half` layout (for exports): new row `h·d + j·d/2 + i` = old row `h·d + 2i + j`.
+///
+/// # Panics
+/// When `data.len() != n_heads * head_dim * cols` (callers check shapes first).
+pub(crate) fn rope_rows_to_rotate_half(
+    data: &[f32],
+    n_heads: usize,
+    head_dim: usize,
+    cols: usize,
+) -> Vec<f32> {
+    assert_eq!(
+        data.len(),
+        n_heads * head_dim * cols,
+        "rope permutation: shape mismatch"
+    );
+    let half = head_dim / 2;
+    let mut out = Vec::with_capacity(data.len());
+    for h in 0..n_heads {
+        for j in 0..2 {
+            for i in 0..half {
+                let old = h * head_dim + 2 * i + j;
+                out.extend_from_slice(&data[old * cols..(old + 1) * cols]);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +124,17 @@ mod tests {
             rope_rows_to_interleaved(&rows, 1, 4, 2),
             [0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 6.0, 7.0]
         );
+    }
+
+    #[test]
+    fn rotate_half_undoes_the_interleaving() {
+        // Head rows (a0 b0 a1 b1) go back to (a0 a1 | b0 b1): [0, 2, 1, 3] → [0, 1, 2, 3].
+        assert_eq!(
+            rope_rows_to_rotate_half(&[0.0, 2.0, 1.0, 3.0], 1, 4, 1),
+            [0.0, 1.0, 2.0, 3.0]
+        );
+        let data: Vec<f32> = (0..3 * 8 * 2).map(|i| i as f32).collect();
+        let there = rope_rows_to_interleaved(&data, 3, 8, 2);
+        assert_eq!(rope_rows_to_rotate_half(&there, 3, 8, 2), data);
     }
 }

@@ -427,3 +427,119 @@ fn an_optimiser_step_changes_only_adapter_factors() {
     }
     assert_eq!(all(&model).len(), n_all);
 }
+
+/// The PEFT export (see `peft.rs`): PEFT's names and shapes, the adapter config, and —
+/// checked against Burn's own LoRA merge — `(α/r)·lora_B·lora_A` equals the merged weight
+/// change in Hugging Face's layout (`[out, in]`, `rotate_half` rows for q/k).
+#[test]
+fn peft_export_matches_the_merged_weights_in_hugging_face_layout() {
+    let dev = Device::flex();
+    let cfg = LoraConfig {
+        rank: 2,
+        alpha: 3.0,
+        ..LoraConfig::default()
+    };
+    let base = Llama::from_gguf(&gguf_of(&random_weights(11, true)), None, &dev).unwrap();
+    let lora = base.clone().with_lora(&cfg).unwrap();
+    let mut params = lora.to_param_set().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (_, t) in params.iter_mut() {
+        for v in t.data_mut() {
+            *v = rng.random_range(-0.5..0.5);
+        }
+    }
+    let lora = lora.load_param_set(&params).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = lora
+        .save_peft_adapter(dir.path(), Some("HuggingFaceTB/SmolLM2-135M-Instruct"))
+        .unwrap();
+    assert_eq!(files.len(), 2);
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(PEFT_CONFIG_FILE)).unwrap())
+            .unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["task_type"], "CAUSAL_LM");
+    assert_eq!(config["r"], 2);
+    assert_eq!(config["lora_alpha"], 3);
+    assert_eq!(
+        config["target_modules"],
+        serde_json::json!([
+            "down_proj",
+            "gate_proj",
+            "k_proj",
+            "o_proj",
+            "q_proj",
+            "up_proj",
+            "v_proj"
+        ])
+    );
+    assert_eq!(
+        config["base_model_name_or_path"],
+        "HuggingFaceTB/SmolLM2-135M-Instruct"
+    );
+
+    let bytes = std::fs::read(dir.path().join(PEFT_WEIGHTS_FILE)).unwrap();
+    let file = ::safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(file.len(), LAYERS * 7 * 2);
+    let read = |name: &str| -> (Vec<usize>, Vec<f32>) {
+        let t = file.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(t.dtype(), ::safetensors::Dtype::F32);
+        let data = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        (t.shape().to_vec(), data)
+    };
+
+    let dense = |m: &Llama| crate::model::to_param_set(m, &|_| true).unwrap();
+    let (before, after) = (dense(&base), dense(&lora.merged()));
+    let scale = 3.0 / 2.0;
+    for layer in 0..LAYERS {
+        for target in LoraTarget::ALL {
+            let peft = format!(
+                "base_model.model.model.layers.{layer}.{}",
+                target.hf_module_path()
+            );
+            let (a_shape, a) = read(&format!("{peft}.lora_A.weight"));
+            let (b_shape, b) = read(&format!("{peft}.lora_B.weight"));
+            let ours = format!("blocks.{layer}.{}.weight", target.module_path());
+            let w0 = before.get(&ours).unwrap();
+            let (d_in, d_out) = (w0.shape()[0], w0.shape()[1]);
+            assert_eq!(a_shape, [2, d_in], "{peft}");
+            assert_eq!(b_shape, [d_out, 2], "{peft}");
+            // ΔW from Burn's merge, [d_in, d_out] → Hugging Face [d_out, d_in] (+ rows).
+            let delta: Vec<f32> = after
+                .get(&ours)
+                .unwrap()
+                .data()
+                .iter()
+                .zip(w0.data())
+                .map(|(x, y)| x - y)
+                .collect();
+            let mut hf = super::layout::transpose(&delta, d_in, d_out);
+            let heads = match target {
+                LoraTarget::Q => Some(HEADS),
+                LoraTarget::K => Some(KV_HEADS),
+                _ => None,
+            };
+            if let Some(h) = heads {
+                hf = to_rotate_half(&hf, h, d_in);
+            }
+            for o in 0..d_out {
+                for i in 0..d_in {
+                    let peft_delta: f32 =
+                        scale * (0..2).map(|r| b[o * 2 + r] * a[r * d_in + i]).sum::<f32>();
+                    let want = hf[o * d_in + i];
+                    assert!(
+                        (peft_delta - want).abs() < 1e-5,
+                        "{peft}[{o}, {i}]: {peft_delta} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+    // A model without adapters has nothing to export.
+    assert!(base.save_peft_adapter(dir.path(), None).is_err());
+}
