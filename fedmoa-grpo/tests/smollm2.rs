@@ -148,3 +148,72 @@ fn logits_and_greedy_continuations_match_the_reference() {
         "only {compared} greedy steps were comparable"
     );
 }
+
+/// Writes what `scripts/check-peft-export.py` compares against PEFT: SmolLM2 with random
+/// LoRA adapters (r = 16, α = 32, all 7 projections) exported as a PEFT adapter, and
+/// fedmoa's last-position logits with and without the adapters on three prompts. Run by
+/// hand (see docs/SMOLLM2.md): `FEDMOA_PEFT_CHECK_DIR=DIR cargo test --workspace
+/// --test smollm2 -- --ignored writes_a_peft_check_fixture`.
+#[test]
+#[ignore = "writes a fixture for scripts/check-peft-export.py; needs FEDMOA_PEFT_CHECK_DIR"]
+fn writes_a_peft_check_fixture() {
+    use rand::{RngExt, SeedableRng};
+    let Some(path) = model_path() else { return };
+    let out = PathBuf::from(std::env::var("FEDMOA_PEFT_CHECK_DIR").expect("FEDMOA_PEFT_CHECK_DIR"));
+    let dev = Device::flex();
+    let file = GgufFile::open(&path).unwrap();
+    let tok = LlmTokenizer::from_gguf(&file).unwrap();
+    let base = Llama::from_gguf(&file, Some(512), &dev).unwrap();
+    let lora = base
+        .clone()
+        .with_lora(&fedmoa_grpo::LoraConfig::default())
+        .unwrap();
+    let mut params = lora.to_param_set().unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    for (name, t) in params.iter_mut() {
+        let scale = if name.ends_with(".lora.b") { 0.02 } else { 0.1 };
+        for v in t.data_mut() {
+            *v = rng.random_range(-scale..scale);
+        }
+    }
+    let lora = lora.load_param_set(&params).unwrap();
+    lora.save_peft_adapter(
+        &out.join("adapter"),
+        Some("HuggingFaceTB/SmolLM2-135M-Instruct"),
+    )
+    .unwrap();
+    let last_logits = |model: &Llama, ids: &[u32]| -> Vec<f32> {
+        let t = ids.len();
+        let x: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        let x = Tensor::<2, Int>::from_data(TensorData::new(x, [1, t]), &dev);
+        model
+            .forward(x, &[0], None)
+            .slice([0..1, t - 1..t])
+            .into_data()
+            .try_to_vec()
+            .unwrap()
+    };
+    let mut cases = Vec::new();
+    for text in [
+        "The capital of France is",
+        "def add(a, b):\n    return",
+        "Tom has 3 apples and buys 4 more. How many apples does he have?",
+    ] {
+        let ids = tok.encode(text).unwrap();
+        let with = last_logits(&lora, &ids);
+        let without = last_logits(&base, &ids);
+        let mut top: Vec<usize> = (0..with.len()).collect();
+        top.sort_by(|&a, &b| with[b].total_cmp(&with[a]));
+        top.truncate(50);
+        cases.push(serde_json::json!({
+            "text": text,
+            "ids": ids,
+            "top_ids": top,
+            "logits_lora": top.iter().map(|&i| with[i]).collect::<Vec<_>>(),
+            "logits_base": top.iter().map(|&i| without[i]).collect::<Vec<_>>(),
+        }));
+    }
+    let fixture = serde_json::json!({ "cases": cases });
+    std::fs::write(out.join("fedmoa_logits.json"), fixture.to_string()).unwrap();
+    eprintln!("wrote {}", out.display());
+}
