@@ -1,25 +1,185 @@
 //! Performance figures of SmolLM2-135M-Instruct on this machine: load time, prompt
-//! processing and KV-cache decoding throughput at batch 1 and 8, and the time of one GRPO
-//! step (G = 8 completions of 64 tokens, LoRA r = 16 on all projections).
+//! processing and KV-cache decoding throughput at batch 1 and 8, and the real
+//! `GrpoTrainer<Llama>` step in TRL's setting (`../shared/bench/trl_grpo_step.py`: one
+//! prompt per step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections,
+//! β = 0.04, T = 1.0) with fixed weights and with FedMOA's hypergradient weighter, and the
+//! peak RSS of the fixed-weight steps. Ends with one JSON line:
+//! `{"step_secs_fixed", "step_secs_hypergradient", "decode_tok_s_b1", "decode_tok_s_b8",
+//! "peak_rss_mb"}` (step times: the median after the first step).
 //!
 //! ```sh
 //! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)"
-//! cargo run --release --example smollm2_perf
+//! cargo run --release --example smollm2_perf -- [--steps N]   # default 4 steps per weighter
 //! ```
 
 use std::error::Error;
 use std::time::Instant;
 
-use fedmoa_grpo::batch::SequenceBatch;
-use fedmoa_grpo::burn::optim::{AdamWConfig, GradientsParams};
+use fedmoa_core::weighting::{FixedConfig, HypergradientConfig, WeighterConfig};
+use fedmoa_core::{FnReward, Prompt, Reference, RewardFn, RewardRange};
 use fedmoa_grpo::burn::prelude::*;
 use fedmoa_grpo::gguf::GgufFile;
-use fedmoa_grpo::grpo::{LossInputs, LossSettings, LossType, grpo_loss, token_logprobs};
 use fedmoa_grpo::llm_tokenizer::{ChatMessage, SMOLLM2_DEFAULT_SYSTEM};
-use fedmoa_grpo::sampling::{Sampler, SamplingConfig};
-use fedmoa_grpo::{Llama, LlmTokenizer, LoraConfig, Policy};
+use fedmoa_grpo::{
+    ChatPromptTokenizer, ClientData, GrpoTrainer, GrpoTrainerConfig, Llama, LlmTokenizer,
+    LoraConfig, Policy,
+};
 
-const NEW_TOKENS: usize = 64;
+/// Median seconds of a trainer's steps after the first (the first compiles and warms up).
+struct StepTimes {
+    step_secs: f64,
+    sample_secs: f64,
+    objective_grad_secs: f64,
+}
+
+/// TRL's benchmark prompts: "What is 10+i + 7+3i?", answer 17+4i.
+fn prompts() -> Vec<Prompt> {
+    (0..64)
+        .map(|i| Prompt {
+            id: format!("add-{i}"),
+            task: "math".into(),
+            text: format!(
+                "What is {} + {}? Answer with the number after ####.",
+                10 + i,
+                7 + 3 * i
+            ),
+            reference: Reference::Number {
+                value: f64::from(17 + 4 * i),
+            },
+            solution: None,
+        })
+        .collect()
+}
+
+/// The last integer of `text`, as TRL's benchmark reward reads it.
+fn last_integer(text: &str) -> Option<i64> {
+    let mut last = None;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = if i > 0 && bytes[i - 1] == b'-' {
+                i - 1
+            } else {
+                i
+            };
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            last = text[start..i].parse().ok();
+        } else {
+            i += 1;
+        }
+    }
+    last
+}
+
+/// Objective 0: the last number is the answer (TRL's benchmark reward); objective 1: the
+/// answer follows `####` (a format auxiliary, so that the hypergradient has two objectives).
+fn rewards() -> Vec<Box<dyn RewardFn>> {
+    vec![
+        Box::new(FnReward::new(
+            "accuracy",
+            RewardRange::UNIT,
+            |p: &Prompt, c: &str| {
+                let Reference::Number { value } = p.reference else {
+                    return 0.0;
+                };
+                f32::from(u8::from(last_integer(c).map(|v| v as f64) == Some(value)))
+            },
+        )),
+        Box::new(FnReward::new(
+            "format",
+            RewardRange::UNIT,
+            |_: &Prompt, c: &str| f32::from(u8::from(c.contains("####"))),
+        )),
+    ]
+}
+
+/// Runs `steps` GRPO steps of a fresh trainer on LoRA adapters of `base`.
+fn trainer_steps(
+    base: &Llama,
+    tok: &LlmTokenizer,
+    hypergradient: bool,
+    steps: u32,
+) -> Result<StepTimes, Box<dyn Error>> {
+    let policy = base.clone().with_lora(&LoraConfig {
+        rank: 16,
+        alpha: 32.0,
+        ..LoraConfig::default()
+    })?;
+    let mut config = GrpoTrainerConfig::default();
+    config.grpo.num_generations = 8;
+    config.grpo.prompts_per_step = 1;
+    config.grpo.max_completion_length = 64;
+    config.grpo.beta = 0.04;
+    config.grpo.temperature = 1.0;
+    config.grpo.learning_rate = 1e-5;
+    config.grpo.seed = 0;
+    let weighter = if hypergradient {
+        WeighterConfig::Hypergradient(HypergradientConfig::default())
+    } else {
+        WeighterConfig::Fixed(FixedConfig::default())
+    }
+    .build(2)?;
+    let chat = ChatPromptTokenizer::new(tok.clone()).with_system(SMOLLM2_DEFAULT_SYSTEM);
+    let data = ClientData::split(prompts(), 1, 0)?;
+    let mut trainer = GrpoTrainer::new(
+        "bench",
+        "math",
+        policy,
+        chat,
+        data,
+        rewards(),
+        weighter,
+        config,
+    )?;
+    let metrics = trainer.run_steps(steps, 0, None)?;
+    let median = |key: &str| {
+        let mut v: Vec<f64> = metrics.iter().skip(1).map(|m| m[key]).collect();
+        if v.is_empty() {
+            v = metrics.iter().map(|m| m[key]).collect();
+        }
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (i, m) in metrics.iter().enumerate() {
+        println!(
+            "  {} step {i}: {:.2} s (sampling {:.2} s, per-objective gradients {:.2} s), completion length {:.1}",
+            if hypergradient {
+                "hypergradient"
+            } else {
+                "fixed"
+            },
+            m["step_secs"],
+            m["sample_secs"],
+            m["objective_grad_secs"],
+            m["completion_len"],
+        );
+    }
+    Ok(StepTimes {
+        step_secs: median("step_secs"),
+        sample_secs: median("sample_secs"),
+        objective_grad_secs: median("objective_grad_secs"),
+    })
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux; elsewhere a no-op).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size since the last reset, in MB (`VmHWM`; 0 where unavailable).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
 
 fn ids_tensor(rows: &[Vec<u32>], dev: &Device) -> Tensor<2, Int> {
     let t = rows[0].len();
@@ -28,6 +188,14 @@ fn ids_tensor(rows: &[Vec<u32>], dev: &Device) -> Tensor<2, Int> {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let steps: u32 = match args.iter().position(|a| a == "--steps") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or("--steps needs a whole number")?,
+        None => 4,
+    };
     let path = std::env::var("FEDMOA_SMOLLM2_GGUF").map_err(|_| "set FEDMOA_SMOLLM2_GGUF")?;
     let plain = Device::flex();
     let t = Instant::now();
@@ -45,6 +213,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let question = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?";
     let prompt = tok.encode_chat(&[ChatMessage::user(question)], Some(SMOLLM2_DEFAULT_SYSTEM))?;
     println!("prompt: {} tokens", prompt.len());
+    let mut decode_tok_s = Vec::new();
     for b in [1usize, 8] {
         let rows = vec![prompt.clone(); b];
         // warm-up, then timed prefill
@@ -68,6 +237,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             let _ = next.clone().into_data();
         }
         let decode = t.elapsed().as_secs_f64();
+        decode_tok_s.push((b * 32) as f64 / decode);
         println!(
             "batch {b}: prefill {:.0} tok/s ({prefill:.2} s), decode {:.1} tok/s ({:.0} ms/step)",
             (b * prompt.len()) as f64 / prefill,
@@ -76,73 +246,37 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
-    let train_dev = Device::flex().autodiff();
-    let policy = Llama::from_gguf(&file, Some(1024), &train_dev)?.with_lora(&LoraConfig {
-        rank: 16,
-        alpha: 32.0,
-        ..LoraConfig::default()
-    })?;
+    drop(model);
+
+    // The real trainer in TRL's setting (../shared/bench/trl_grpo_step.py): one prompt per
+    // step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections, β = 0.04,
+    // T = 1.0, learning rate 1e-5; the same prompts. Median step time after the first.
+    let base = Llama::from_gguf(&file, Some(1024), &plain)?;
     drop(file);
-    let mut policy = policy;
-    let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
-    let mut sampler = Sampler::new(0);
-    let sampling = SamplingConfig {
-        temperature: 1.0,
-        top_p: 1.0,
-        top_k: 0,
-        max_new_tokens: NEW_TOKENS,
-        num_generations: 8,
-    };
-    // EOS id outside the vocabulary: every completion runs the full 64 tokens.
-    let no_eos = u32::MAX;
-    for step in 0..3 {
-        let t = Instant::now();
-        let merged = policy.merged();
-        let outs = sampler.generate(
-            &merged,
-            std::slice::from_ref(&prompt),
-            &sampling,
-            no_eos,
-            tok.pad_id(),
-            &plain,
-        )?;
-        let t_sample = t.elapsed().as_secs_f64();
-        let prompts: Vec<&[u32]> = outs.iter().map(|_| prompt.as_slice()).collect();
-        let completions: Vec<&[u32]> = outs.iter().map(|o| o.tokens.as_slice()).collect();
-        let batch = SequenceBatch::new(&prompts, &completions, tok.pad_id())?;
-        // Alternating ±1 advantages: a stand-in for rewards with the same cost.
-        let adv: Vec<f32> = (0..outs.len())
-            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
-            .collect();
-        let n = adv.len();
-        let t = Instant::now();
-        let logprobs = token_logprobs(
-            batch.completion_logits(&policy, &train_dev),
-            batch.target_tensor(&train_dev),
-        )?;
-        let inputs = LossInputs {
-            old_logprobs: logprobs.clone().detach(),
-            logprobs,
-            ref_logprobs: None,
-            mask: batch.mask_tensor(&train_dev),
-            advantages: Tensor::from_data(TensorData::new(adv, [n]), &train_dev),
-            batch_totals: None,
-        };
-        let settings = LossSettings {
-            loss_type: LossType::Dapo,
-            epsilon_low: 0.2,
-            epsilon_high: 0.2,
-            beta: 0.0,
-            max_completion_length: NEW_TOKENS,
-        };
-        let loss = grpo_loss(inputs, &settings)?.loss;
-        let grads = GradientsParams::from_grads(loss.backward(), &policy);
-        policy = optim.step(1e-5, policy, grads);
-        let t_train = t.elapsed().as_secs_f64();
-        println!(
-            "GRPO step {step} (G=8, {NEW_TOKENS} new tokens, LoRA r=16): {:.1} s = sampling {t_sample:.1} s + forward/backward/AdamW {t_train:.1} s",
-            t_sample + t_train
-        );
-    }
+    reset_peak_rss();
+    let fixed = trainer_steps(&base, &tok, false, steps)?;
+    let peak_rss_mb = peak_rss_mb();
+    let hyper = trainer_steps(&base, &tok, true, steps)?;
+    println!(
+        "GrpoTrainer<Llama> step (TRL's setting, 2 objectives): fixed weights {:.2} s \
+         (sampling {:.2} s), hypergradient {:.2} s (sampling {:.2} s, per-objective \
+         gradients {:.2} s): {:.2}×; peak RSS {peak_rss_mb:.0} MB",
+        fixed.step_secs,
+        fixed.sample_secs,
+        hyper.step_secs,
+        hyper.sample_secs,
+        hyper.objective_grad_secs,
+        hyper.step_secs / fixed.step_secs
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "step_secs_fixed": fixed.step_secs,
+            "step_secs_hypergradient": hyper.step_secs,
+            "decode_tok_s_b1": decode_tok_s[0],
+            "decode_tok_s_b8": decode_tok_s[1],
+            "peak_rss_mb": peak_rss_mb,
+        })
+    );
     Ok(())
 }
