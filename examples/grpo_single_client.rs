@@ -10,7 +10,10 @@
 //!
 //! `--dynamic-sampling R` turns on DAPO-style dynamic sampling: up to `R` times per step,
 //! the groups whose accuracy reward has no variance are replaced by fresh prompts
-//! (`GrpoConfig::dynamic_sampling_rounds`; default 0, off).
+//! (`GrpoConfig::dynamic_sampling_rounds`; default 0, off). The per-step accuracy then
+//! describes the batch trained on, which the replacement biases upwards; the held-out
+//! accuracy before and after is the measure. On the 2-core Xeon VM (2026-12-05, release)
+//! both the default and `--dynamic-sampling 2` went from 0.155 to 0.160 in 60 steps.
 //!
 //! The warm start is cached under `$FEDMOA_CACHE_DIR` (default `.cache/fedmoa`).
 //! `--show N` prints the greedy completions of the first N held-out problems first.
@@ -149,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let m = trainer.run_steps(1, 1000 + u64::from(steps), None)?;
         let m = &m[0];
         println!(
-            "step {:3}  accuracy {:.3}  format {:.3}  zero-std {:.2} (drawn {:.2}, {} resampled)  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
+            "step {:3}  accuracy {:.3}  format {:.3}  zero-std {:.2} (primary as drawn {:.2}, {} groups resampled)  entropy {:.3}  len {:.1}  clip {:.3}  {:.2}s",
             steps,
             m["reward_mean/math_accuracy"],
             m["reward_mean/format"],

@@ -127,7 +127,10 @@ pub struct GrpoConfig {
     /// before the update (default 0: off). Only the replaced groups are sampled again;
     /// groups still without variance after the last round are kept, so every step trains on
     /// `prompts_per_step` groups. The step metrics log the fraction before replacement
-    /// (`frac_reward_zero_std`) and the number replaced (`resampled_groups`).
+    /// (`frac_reward_zero_std`) and the number replaced (`resampled_groups`); the other
+    /// reward statistics describe the batch trained on, which the replacement selects (a
+    /// sparse reward's `reward_mean` is then biased upwards: judge learning on held-out
+    /// evaluation).
     pub dynamic_sampling_rounds: u32,
     /// Seed of the client's sampling RNG (default 42).
     pub seed: u64,
