@@ -40,22 +40,9 @@ pub(crate) fn rope_rows_to_interleaved(
     head_dim: usize,
     cols: usize,
 ) -> Vec<f32> {
-    assert_eq!(
-        data.len(),
-        n_heads * head_dim * cols,
-        "rope permutation: shape mismatch"
-    );
-    let half = head_dim / 2;
-    let mut out = Vec::with_capacity(data.len());
-    for h in 0..n_heads {
-        for i in 0..half {
-            for j in 0..2 {
-                let old = h * head_dim + j * half + i;
-                out.extend_from_slice(&data[old * cols..(old + 1) * cols]);
-            }
-        }
-    }
-    out
+    permute_head_rows(data, n_heads, head_dim, cols, |k, half| {
+        (k % 2) * half + k / 2
+    })
 }
 
 /// Inverse of [`rope_rows_to_interleaved`]: interleaved RoPE rows back to the Hugging Face
@@ -69,6 +56,19 @@ pub(crate) fn rope_rows_to_rotate_half(
     head_dim: usize,
     cols: usize,
 ) -> Vec<f32> {
+    permute_head_rows(data, n_heads, head_dim, cols, |k, half| {
+        2 * (k % half) + k / half
+    })
+}
+
+/// Row `h·d + k` of the result is row `h·d + old_row(k, d/2)` of `data`, per head `h`.
+fn permute_head_rows(
+    data: &[f32],
+    n_heads: usize,
+    head_dim: usize,
+    cols: usize,
+    old_row: impl Fn(usize, usize) -> usize,
+) -> Vec<f32> {
     assert_eq!(
         data.len(),
         n_heads * head_dim * cols,
@@ -77,11 +77,9 @@ pub(crate) fn rope_rows_to_rotate_half(
     let half = head_dim / 2;
     let mut out = Vec::with_capacity(data.len());
     for h in 0..n_heads {
-        for j in 0..2 {
-            for i in 0..half {
-                let old = h * head_dim + 2 * i + j;
-                out.extend_from_slice(&data[old * cols..(old + 1) * cols]);
-            }
+        for k in 0..head_dim {
+            let old = h * head_dim + old_row(k, half);
+            out.extend_from_slice(&data[old * cols..(old + 1) * cols]);
         }
     }
     out
