@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use super::ClientError;
 use crate::{ClientId, ClientUpdate, EvalReport, LocalTrainer, ParamSet, RoundPlan, Split};
 
-/// A participant of the federation as the server sees it: in-process or remote.
+/// A participant of the federation as the server sees it. [`InProcessClient`] is the one
+/// implementation; a client reached over the network would implement it too.
 ///
 /// Methods take `&self` so the loop can call many clients from worker threads.
 pub trait Client: Send + Sync {
