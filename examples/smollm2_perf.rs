@@ -24,6 +24,7 @@ use fedmoa_grpo::{
     ChatPromptTokenizer, ClientData, GrpoTrainer, GrpoTrainerConfig, Llama, LlmTokenizer,
     LoraConfig, Policy,
 };
+use fedmoa_rewards::math::answer::last_number;
 
 /// Median seconds of a trainer's steps after the first (the first compiles and warms up).
 struct StepTimes {
@@ -51,29 +52,6 @@ fn prompts() -> Vec<Prompt> {
         .collect()
 }
 
-/// The last integer of `text`, as TRL's benchmark reward reads it.
-fn last_integer(text: &str) -> Option<i64> {
-    let mut last = None;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_digit() {
-            let start = if i > 0 && bytes[i - 1] == b'-' {
-                i - 1
-            } else {
-                i
-            };
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            last = text[start..i].parse().ok();
-        } else {
-            i += 1;
-        }
-    }
-    last
-}
-
 /// Objective 0: the last number is the answer (TRL's benchmark reward); objective 1: the
 /// answer follows `####` (a format auxiliary, so that the hypergradient has two objectives).
 fn rewards() -> Vec<Box<dyn RewardFn>> {
@@ -85,7 +63,7 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
                 let Reference::Number { value } = p.reference else {
                     return 0.0;
                 };
-                f32::from(u8::from(last_integer(c).map(|v| v as f64) == Some(value)))
+                f32::from(u8::from(last_number(c) == Some(value)))
             },
         )),
         Box::new(FnReward::new(

@@ -42,6 +42,19 @@ fn fixture<T: for<'de> Deserialize<'de>>(name: &str) -> T {
     serde_json::from_str(&text).expect("fixture file is valid JSON")
 }
 
+/// The logits `model` gives after the last of `ids` (one sequence, no padding).
+fn last_position_logits(model: &Llama, ids: &[u32], dev: &Device) -> Vec<f32> {
+    let t = ids.len();
+    let x: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+    let x = Tensor::<2, Int>::from_data(TensorData::new(x, [1, t]), dev);
+    model
+        .forward(x, &[0], None)
+        .slice([0..1, t - 1..t])
+        .into_data()
+        .try_to_vec()
+        .expect("f32 logits")
+}
+
 #[derive(Deserialize)]
 struct TokenFixture {
     cases: Vec<TokenCase>,
@@ -94,15 +107,7 @@ fn logits_and_greedy_continuations_match_the_reference() {
     let mut worst = 0f32;
     let mut compared = 0;
     for case in &fx.cases {
-        let t = case.ids.len();
-        let ids: Vec<i64> = case.ids.iter().map(|&i| i64::from(i)).collect();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), &dev);
-        let logits: Vec<f32> = model
-            .forward(x, &[0], None)
-            .slice([0..1, t - 1..t])
-            .into_data()
-            .try_to_vec()
-            .unwrap();
+        let logits = last_position_logits(&model, &case.ids, &dev);
         for (&id, &want) in case.top_ids.iter().zip(&case.top_logits) {
             let diff = (logits[id] - want).abs();
             worst = worst.max(diff);
@@ -182,17 +187,6 @@ fn writes_a_peft_check_fixture() {
         Some("HuggingFaceTB/SmolLM2-135M-Instruct"),
     )
     .unwrap();
-    let last_logits = |model: &Llama, ids: &[u32]| -> Vec<f32> {
-        let t = ids.len();
-        let x: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(x, [1, t]), &dev);
-        model
-            .forward(x, &[0], None)
-            .slice([0..1, t - 1..t])
-            .into_data()
-            .try_to_vec()
-            .unwrap()
-    };
     let mut cases = Vec::new();
     for text in [
         "The capital of France is",
@@ -200,8 +194,8 @@ fn writes_a_peft_check_fixture() {
         "Tom has 3 apples and buys 4 more. How many apples does he have?",
     ] {
         let ids = tok.encode(text).unwrap();
-        let with = last_logits(&lora, &ids);
-        let without = last_logits(&base, &ids);
+        let with = last_position_logits(&lora, &ids, &dev);
+        let without = last_position_logits(&base, &ids, &dev);
         let mut top: Vec<usize> = (0..with.len()).collect();
         top.sort_by(|&a, &b| with[b].total_cmp(&with[a]));
         top.truncate(50);

@@ -12,12 +12,10 @@ use crate::sampling::Completion;
 
 use super::ScoredBatch;
 
-/// A generation batch in group order: group `i` is `chosen[i]`, `prompt_ids[i]` and the
-/// completions `i·G .. (i+1)·G`.
+/// A generation batch in group order: group `i` is `prompt_ids[i]` and the completions
+/// `i·G .. (i+1)·G`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SampledGroups {
-    /// Indices of the prompts in the client's training split.
-    pub chosen: Vec<usize>,
     /// The encoded prompts.
     pub prompt_ids: Vec<Vec<u32>>,
     /// The completions; `prompt_index` is the group's position in this batch.
@@ -29,7 +27,7 @@ pub(crate) struct SampledGroups {
 impl SampledGroups {
     /// Number of groups (prompts).
     pub fn n_groups(&self) -> usize {
-        self.chosen.len()
+        self.prompt_ids.len()
     }
 
     /// The groups whose primary reward (objective 0) is the same for every completion.
@@ -60,7 +58,6 @@ impl SampledGroups {
     pub fn replace(&mut self, slots: &[usize], fresh: SampledGroups, g: usize) {
         debug_assert_eq!(fresh.n_groups(), slots.len());
         for (i, &slot) in slots.iter().enumerate() {
-            self.chosen[slot] = fresh.chosen[i];
             self.prompt_ids[slot] = fresh.prompt_ids[i].clone();
             for j in 0..g {
                 let mut completion = fresh.completions[i * g + j].clone();
@@ -86,7 +83,6 @@ mod tests {
     fn batch(base: usize, primary: &[f32], aux: &[f32]) -> SampledGroups {
         let n = primary.len() / 2;
         SampledGroups {
-            chosen: (base..base + n).collect(),
             prompt_ids: (base..base + n).map(|p| vec![p as u32]).collect(),
             completions: (0..2 * n)
                 .map(|r| Completion {
@@ -125,7 +121,6 @@ mod tests {
         let fresh = batch(7, &[0.0, 1.0, 1.0, 0.0], &[0.7, 0.8, 0.9, 1.0]);
         b.replace(&[0, 2], fresh, 2);
         // Group 0 is now prompt 7, group 2 prompt 8; group 1 is untouched.
-        assert_eq!(b.chosen, vec![7, 1, 8]);
         assert_eq!(b.prompt_ids, vec![vec![7], vec![1], vec![8]]);
         let tokens: Vec<u32> = b.completions.iter().map(|c| c.tokens[0]).collect();
         assert_eq!(tokens, vec![70, 71, 10, 11, 80, 81]);

@@ -43,7 +43,8 @@ impl<P: Policy> GrpoTrainer<P> {
         // reward has no variance by fresh prompts, up to `dynamic_sampling_rounds` times.
         let sampling_model = self.policy.inference_copy();
         let mut sample_secs = 0.0;
-        let mut sampled = self.sample_groups(sampler, &sampling_model, chosen, &mut sample_secs)?;
+        let mut sampled =
+            self.sample_groups(sampler, &sampling_model, &chosen, &mut sample_secs)?;
         let frac_zero_std = sampled.zero_variance_fraction(g);
         let mut resampled_groups = 0;
         for _ in 0..grpo.dynamic_sampling_rounds {
@@ -53,7 +54,7 @@ impl<P: Policy> GrpoTrainer<P> {
             }
             let fresh_prompts = self.next_prompts(slots.len());
             let fresh =
-                self.sample_groups(sampler, &sampling_model, fresh_prompts, &mut sample_secs)?;
+                self.sample_groups(sampler, &sampling_model, &fresh_prompts, &mut sample_secs)?;
             resampled_groups += slots.len();
             sampled.replace(&slots, fresh, g);
         }
@@ -61,7 +62,6 @@ impl<P: Policy> GrpoTrainer<P> {
             prompt_ids,
             completions,
             scored,
-            ..
         } = sampled;
 
         // 3. Advantages with the weighter's current weights.
@@ -291,7 +291,7 @@ impl<P: Policy> GrpoTrainer<P> {
         &self,
         sampler: &mut Sampler,
         model: &P,
-        chosen: Vec<usize>,
+        chosen: &[usize],
         sample_secs: &mut f64,
     ) -> Result<SampledGroups, GrpoError> {
         let start = Instant::now();
@@ -322,7 +322,6 @@ impl<P: Policy> GrpoTrainer<P> {
             .collect();
         let scored = score_all(&self.rewards, &prompts, &texts);
         Ok(SampledGroups {
-            chosen,
             prompt_ids,
             completions,
             scored,

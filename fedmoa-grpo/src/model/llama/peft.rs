@@ -114,15 +114,15 @@ impl Llama {
     fn peft_tensors(&self, lora: &LoraConfig) -> Result<Vec<PeftTensor>, GrpoError> {
         let params = self.to_param_set()?;
         let config = self.config();
+        // Each target once, in a fixed order, however the config lists them.
+        let targets: BTreeMap<&str, LoraTarget> = lora
+            .targets
+            .iter()
+            .map(|t| (t.hf_module_path(), *t))
+            .collect();
         let mut out = Vec::new();
         for layer in 0..config.n_layers {
-            // Each target once, in a fixed order, however the config lists them.
-            let targets: BTreeMap<&str, LoraTarget> = lora
-                .targets
-                .iter()
-                .map(|t| (t.hf_module_path(), *t))
-                .collect();
-            for (hf_path, target) in targets {
+            for (&hf_path, &target) in &targets {
                 let ours = format!("blocks.{layer}.{}.weight.lora", target.module_path());
                 let peft = format!("base_model.model.model.layers.{layer}.{hf_path}");
                 let factor = |suffix: &str| {
