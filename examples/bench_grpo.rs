@@ -18,7 +18,7 @@ use fedmoa_grpo::burn::prelude::*;
 use fedmoa_grpo::sampling::{Sampler, SamplingConfig, choose_with_uniforms};
 use fedmoa_grpo::tokenizer::TokenizerTrainConfig;
 use fedmoa_grpo::{
-    ClientData, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, Policy, TaskTokenizer, TinyLm,
+    Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, Policy, TaskTokenizer, TinyLm,
     TinyLmConfig,
 };
 
@@ -188,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )),
         ]
     };
-    let data = || -> Result<ClientData, fedmoa_grpo::GrpoError> {
+    let data = || -> Result<Dataset, fedmoa_grpo::GrpoError> {
         let prompts = texts
             .iter()
             .enumerate()
@@ -200,7 +200,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 solution: None,
             })
             .collect();
-        ClientData::split(prompts, 4, 0)
+        Ok(Dataset::from_prompts(prompts, 4, 0)?)
     };
     let mut trainer_config = GrpoTrainerConfig::default();
     trainer_config.grpo.num_generations = G;

@@ -43,7 +43,7 @@ use fedmoa::flower::{FlowerClient, FlowerClientConfig};
 use fedmoa::grpo::sft::{SftConfig, WarmStartConfig, load_or_train};
 use fedmoa::grpo::tokenizer::TokenizerTrainConfig;
 use fedmoa::grpo::{
-    ClientData, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, Policy, TaskTokenizer, TinyLm,
+    Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, Policy, TaskTokenizer, TinyLm,
     TinyLmConfig,
 };
 use fedmoa::rewards::{RewardRegistry, Scenario};
@@ -197,7 +197,7 @@ fn trainer_config(local_steps: u32, n_validation: usize) -> GrpoTrainerConfig {
 struct Federation {
     scenario: Scenario,
     registry: RewardRegistry,
-    data: Vec<ClientData>,
+    data: Vec<Dataset>,
     policy: TinyLm,
     tokenizer: TaskTokenizer,
 }
@@ -211,11 +211,7 @@ fn build_federation(o: &Options) -> Result<Federation, BoxError> {
     for (i, spec) in scenario.clients.iter().enumerate() {
         let seed = scenario.client_seed(i);
         let ds = spec.dataset(derive_seed(seed, &[1]), o.n_train, o.n_validation, 0)?;
-        data.push(ClientData {
-            train: ds.train,
-            validation: ds.valid,
-            test: ds.test,
-        });
+        data.push(ds);
         sft_pools.push(spec.dataset(derive_seed(seed, &[2]), 4 * o.n_train, 0, 0)?);
     }
     // The warm start never sees a prompt that some client validates on.

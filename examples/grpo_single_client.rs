@@ -6,7 +6,16 @@
 //!
 //! ```text
 //! cargo run --release --example grpo_single_client -- [--steps N] [--secs S] [--dynamic-sampling R]
+//!     [--lr LR] [--seed S] [--sft-epochs E] [--sft-seed S] [--add-sub-only]
+//!     [--answer-tag-rate P] [--misconception-rate P] [--misconception-strength P]
+//!     [--shortcut-rate P] [--shortcut-strength P] [--shortcut-error P] [--teacher-seed S]
 //! ```
+//!
+//! The teacher flags write the warm start's solutions with a fallible teacher
+//! (`fedmoa_rewards::TeacherConfig`; default: the solutions as generated). With
+//! `--answer-tag-rate 0.3` the format objective starts near 0 and GRPO learns it within about
+//! 40 steps (greedy format 0 → 1.0); see `docs/RESULTS.md` for what the other flags did to
+//! the accuracy.
 //!
 //! `--dynamic-sampling R` turns on DAPO-style dynamic sampling: up to `R` times per step,
 //! the groups whose accuracy reward has no variance are replaced by fresh prompts
@@ -27,7 +36,7 @@ use std::time::Instant;
 use fedmoa_core::weighting::{FixedConfig, WeighterConfig};
 use fedmoa_core::{Prompt, RewardFn, Split};
 use fedmoa_grpo::sft::{SftConfig, WarmStartConfig, load_or_train};
-use fedmoa_grpo::{ClientData, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, TinyLmConfig};
+use fedmoa_grpo::{Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, TinyLmConfig};
 use fedmoa_rewards::math::{MathFamily, MathGenerator, MathTaskConfig};
 use fedmoa_rewards::rewards::{Format, MathAccuracy};
 use rand::SeedableRng;
@@ -44,7 +53,12 @@ fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn problems(n: usize, seed: u64) -> Result<Vec<Prompt>, Box<dyn std::error::Error>> {
-    let config = MathTaskConfig::new(vec![MathFamily::AddSub, MathFamily::MulDiv]).with_digits(1);
+    let families = if std::env::args().any(|a| a == "--add-sub-only") {
+        vec![MathFamily::AddSub]
+    } else {
+        vec![MathFamily::AddSub, MathFamily::MulDiv]
+    };
+    let config = MathTaskConfig::new(families).with_digits(1);
     let generator = MathGenerator::new(config)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Ok((0..n)
@@ -72,14 +86,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = DeviceChoice::from_env_or(DeviceChoice::Flex)?.device()?;
 
     // Warm start on 3000 worked solutions (cached on disk).
-    let sft_prompts = problems(3000, 1)?;
+    let teacher = fedmoa_rewards::TeacherConfig {
+        misconception_rate: arg("--misconception-rate", 0.0f32),
+        misconception_strength: arg("--misconception-strength", 0.0f32),
+        answer_tag_rate: arg("--answer-tag-rate", 1.0f32),
+        shortcut_rate: arg("--shortcut-rate", 0.0f32),
+        shortcut_strength: arg("--shortcut-strength", 0.0f32),
+        shortcut_error: arg("--shortcut-error", 0.0f32),
+        seed: arg("--teacher-seed", 0u64),
+    };
+    teacher.validate()?;
+    let sft_prompts: Vec<Prompt> = problems(3000, 1)?
+        .iter()
+        .map(|p| teacher.teach(p))
+        .collect();
     let warm = WarmStartConfig {
         model: TinyLmConfig {
             max_seq_len: 96,
             ..Default::default()
         },
         sft: SftConfig {
-            epochs: 3,
+            epochs: arg("--sft-epochs", 3usize),
+            seed: arg("--sft-seed", 0u64),
             ..Default::default()
         },
         ..Default::default()
@@ -95,16 +123,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // The client: fresh problems (different seed), 200 held out for validation.
-    let data = ClientData::split(problems(800, 2)?, 200, 0)?;
+    let data = Dataset::from_prompts(problems(800, 2)?, 200, 0)?;
     let mut config = GrpoTrainerConfig::default();
     config.grpo.num_generations = 8;
     config.grpo.prompts_per_step = 16;
     config.grpo.max_completion_length = 32;
-    config.grpo.learning_rate = 1e-4;
+    config.grpo.learning_rate = arg("--lr", 1e-4f64);
     config.grpo.beta = 0.04;
     config.grpo.temperature = 0.7;
     config.grpo.warmup_steps = 2;
-    config.grpo.seed = 7;
+    config.grpo.seed = arg("--seed", 7u64);
     config.grpo.dynamic_sampling_rounds = arg("--dynamic-sampling", 0u32);
     let weighter = WeighterConfig::Fixed(FixedConfig {
         weights: Some(vec![0.8, 0.2]),

@@ -31,7 +31,7 @@ use fedmoa_core::Prompt;
 use fedmoa_grpo::burn::module::Module;
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::gguf::GgufFile;
-use fedmoa_grpo::{ClientData, GrpoTrainerConfig, Llama, LlmTokenizer, LoraConfig, Policy};
+use fedmoa_grpo::{Dataset, GrpoTrainerConfig, Llama, LlmTokenizer, LoraConfig, Policy};
 use fedmoa_rewards::ClientSpec;
 use fedmoa_rewards::math::{Gsm8kSplit, load_gsm8k};
 use fedmoa_rewards::mbpp::{MbppSplit, load_mbpp, mbpp_path};
@@ -147,7 +147,7 @@ fn slice<T: Clone>(items: &[T], i: usize, n: usize, take: usize) -> Vec<T> {
 }
 
 /// Specs and data: GSM8K train/test for math clients, MBPP train/validation/test for code.
-fn clients(args: &Args) -> Result<(Vec<ClientSpec>, Vec<ClientData>), Box<dyn Error>> {
+fn clients(args: &Args) -> Result<(Vec<ClientSpec>, Vec<Dataset>), Box<dyn Error>> {
     let dir = fedmoa_rewards::math::gsm8k::data_dir()
         .ok_or("set FEDMOA_DATA_DIR (the folder holding gsm8k/ and mbpp/)")?;
     let n_valid = args.eval.div_ceil(2);
@@ -170,7 +170,7 @@ fn clients(args: &Args) -> Result<(Vec<ClientSpec>, Vec<ClientData>), Box<dyn Er
             let pool = slice(&train, i, n, args.train + n_valid);
             let (valid, rest) = pool.split_at(n_valid.min(pool.len()));
             specs.push(math_spec(i, args.max_new)?);
-            data.push(ClientData {
+            data.push(Dataset {
                 train: prompts(rest.to_vec(), "train", i),
                 validation: prompts(valid.to_vec(), "valid", i),
                 test: prompts(slice(&test, i, n, args.eval), "test", i),
@@ -196,7 +196,7 @@ fn clients(args: &Args) -> Result<(Vec<ClientSpec>, Vec<ClientData>), Box<dyn Er
                     .collect()
             };
             specs.push(code_spec(i, args.max_new)?);
-            data.push(ClientData {
+            data.push(Dataset {
                 train: prompts(&train, args.train),
                 validation: prompts(&valid, n_valid),
                 test: prompts(&test, args.eval),

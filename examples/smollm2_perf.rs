@@ -21,8 +21,8 @@ use fedmoa_grpo::burn::prelude::*;
 use fedmoa_grpo::gguf::GgufFile;
 use fedmoa_grpo::llm_tokenizer::{ChatMessage, SMOLLM2_DEFAULT_SYSTEM};
 use fedmoa_grpo::{
-    ChatPromptTokenizer, ClientData, GrpoTrainer, GrpoTrainerConfig, Llama, LlmTokenizer,
-    LoraConfig, Policy,
+    ChatPromptTokenizer, Dataset, GrpoTrainer, GrpoTrainerConfig, Llama, LlmTokenizer, LoraConfig,
+    Policy,
 };
 use fedmoa_rewards::math::answer::last_number;
 
@@ -101,7 +101,7 @@ fn trainer_steps(
     }
     .build(2)?;
     let chat = ChatPromptTokenizer::new(tok.clone()).with_system(SMOLLM2_DEFAULT_SYSTEM);
-    let data = ClientData::split(prompts(), 1, 0)?;
+    let data = Dataset::from_prompts(prompts(), 1, 0)?;
     let mut trainer = GrpoTrainer::new(
         "bench",
         "math",

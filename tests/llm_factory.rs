@@ -6,7 +6,7 @@ use fedmoa::llm::{ChatPrompting, LlamaFactory};
 use fedmoa_core::{Prompt, Reference};
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::gguf::{GgufBuilder, GgufFile, MetadataValue};
-use fedmoa_grpo::{ClientData, GrpoTrainerConfig, Llama, LlamaConfig, LlmTokenizer, LoraConfig};
+use fedmoa_grpo::{Dataset, GrpoTrainerConfig, Llama, LlamaConfig, LlmTokenizer, LoraConfig};
 use fedmoa_rewards::ClientSpec;
 
 /// ChatML specials, the digits, space, newline, `#`, `+`, `=`, `##` (byte-level symbols).
@@ -88,8 +88,8 @@ fn a_lora_llama_federation_runs_through_the_harness() {
     trainer.grpo.prompts_per_step = 2;
     trainer.grpo.max_completion_length = 4;
     trainer.grpo.learning_rate = 1e-2;
-    let data: Vec<ClientData> = (0..2)
-        .map(|c| ClientData::split(problems(c, 12), 3, 3).unwrap())
+    let data: Vec<Dataset> = (0..2)
+        .map(|c| Dataset::from_prompts(problems(c, 12), 3, 3).unwrap())
         .collect();
 
     // Without adapters the factory refuses (it would exchange every weight).

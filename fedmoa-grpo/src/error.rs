@@ -51,6 +51,9 @@ pub enum GrpoError {
     /// An input (prompt batch, token ids) does not fit the model.
     #[error("invalid input: {0}")]
     Input(String),
+    /// A client's data could not be built or split.
+    #[error(transparent)]
+    Data(#[from] fedmoa_rewards::DataError),
     /// Inputs to the GRPO maths do not fit together.
     #[error(transparent)]
     Grpo(#[from] crate::grpo::GrpoInputError),

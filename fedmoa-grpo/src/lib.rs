@@ -27,7 +27,7 @@
 //! use fedmoa_grpo::burn::prelude::Device;
 //! use fedmoa_grpo::sft::{SftConfig, WarmStartConfig, train_warm_start};
 //! use fedmoa_grpo::tokenizer::TokenizerTrainConfig;
-//! use fedmoa_grpo::{ClientData, GrpoTrainer, GrpoTrainerConfig, Policy, TinyLmConfig};
+//! use fedmoa_grpo::{Dataset, GrpoTrainer, GrpoTrainerConfig, Policy, TinyLmConfig};
 //!
 //! // 1. Prompts with worked solutions (here: "say a digit", answered by a digit).
 //! let prompts: Vec<Prompt> = (0..40)
@@ -76,7 +76,7 @@
 //! config.grpo.prompts_per_step = 2;
 //! config.grpo.max_completion_length = 4;
 //!
-//! let data = ClientData::split(prompts, 8, 0)?; // 8 validation prompts, no test split
+//! let data = Dataset::from_prompts(prompts, 8, 0)?; // 8 validation prompts, no test split
 //! let mut trainer =
 //!     GrpoTrainer::new("client-0", "toy", model, tokenizer, data, rewards, weighter, config)?;
 //!
@@ -117,7 +117,7 @@ pub use llm_tokenizer::{ChatPromptTokenizer, LlmTokenizer};
 pub use model::{Llama, LlamaConfig, LoraConfig, Policy, TinyLm, TinyLmConfig};
 pub use policy_tokenizer::PolicyTokenizer;
 pub use tokenizer::TaskTokenizer;
-pub use trainer::{ClientData, GrpoTrainer, GrpoTrainerConfig, StepEvent, StepObserver};
+pub use trainer::{Dataset, GrpoTrainer, GrpoTrainerConfig, StepEvent, StepObserver};
 
 /// The Burn version this crate is built on, re-exported so users name the same types.
 pub use burn;

@@ -14,7 +14,7 @@ mod common;
 
 use common::{digit_prompts, fixed, toy_config, warm_digit_policy_seeded};
 use fedmoa_core::{FnReward, Prompt, RewardFn, RewardRange, Split};
-use fedmoa_grpo::{ClientData, GrpoTrainer};
+use fedmoa_grpo::{Dataset, GrpoTrainer};
 
 const SEEDS: u64 = 8;
 const STEPS: u32 = 40;
@@ -22,7 +22,7 @@ const STEPS: u32 = 40;
 /// The reward curve and the train-split accuracy before and after one seed's run.
 fn run(seed: u64, warm_seed: u64) -> (Vec<f64>, f64, f64) {
     let (model, tok) = warm_digit_policy_seeded(warm_seed);
-    let data = ClientData::split(digit_prompts(60, 2), 12, 6).expect("split");
+    let data = Dataset::from_prompts(digit_prompts(60, 2), 12, 6).expect("split");
     let mut config = toy_config(STEPS);
     config.grpo.seed = 2000 + seed;
     let rewards: Vec<Box<dyn RewardFn>> = vec![Box::new(FnReward::new(

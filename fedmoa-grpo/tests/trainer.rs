@@ -58,7 +58,7 @@ fn train_returns_a_valid_client_update() {
 #[test]
 fn a_policy_built_on_a_plain_device_is_trained() {
     let (model, tok) = common::warm_digit_policy();
-    let data = fedmoa_grpo::ClientData::split(common::digit_prompts(30, 4), 6, 0).unwrap();
+    let data = fedmoa_grpo::Dataset::from_prompts(common::digit_prompts(30, 4), 6, 0).unwrap();
     let plain = burn::module::Module::valid(&model);
     let global = plain.to_param_set().unwrap();
     let mut trainer = fedmoa_grpo::GrpoTrainer::new(

@@ -16,7 +16,7 @@ mod common;
 use common::{digit_prompts, hypergradient, toy_config, warm_digit_policy_seeded};
 use fedmoa_core::weighting::DEFAULT_W_MIN;
 use fedmoa_core::{FnReward, Prompt, RewardFn, RewardRange};
-use fedmoa_grpo::{ClientData, GrpoTrainer, TaskTokenizer, TinyLm};
+use fedmoa_grpo::{Dataset, GrpoTrainer, TaskTokenizer, TinyLm};
 
 /// Seeds of the sweep (sampling and prompt order), spread over the warm starts.
 const SEEDS: u64 = 8;
@@ -67,7 +67,7 @@ impl Trajectory {
 }
 
 fn run(seed: u64, model: TinyLm, tok: TaskTokenizer) -> Trajectory {
-    let data = ClientData::split(digit_prompts(60, 2), 12, 6).expect("split");
+    let data = Dataset::from_prompts(digit_prompts(60, 2), 12, 6).expect("split");
     let mut config = toy_config(STEPS);
     config.grpo.seed = 1000 + seed;
     let mut trainer = GrpoTrainer::new(

@@ -13,30 +13,61 @@ use crate::mbpp::{MbppProblem, load_mbpp, mbpp_path};
 use crate::seeded::rng_for;
 use crate::task::{TaskMix, TaskSpec};
 
-/// A client's prompts; no prompt text appears twice, within or across splits.
+/// A client's private prompts, split into train, validation and test: the one client-data
+/// type of the workspace (the GRPO trainer takes it as it is). A [`TaskMix`] builds one in
+/// which no prompt text appears twice, within or across splits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dataset {
-    /// Training prompts (ids `train-0`, `train-1`, …).
+    /// Prompts GRPO samples from (ids `train-0`, `train-1`, … when generated).
     pub train: Vec<Prompt>,
     /// Held-out prompts for the accuracy reported to the server (`valid-…`).
-    pub valid: Vec<Prompt>,
-    /// Test prompts for final reporting (`test-…`).
+    pub validation: Vec<Prompt>,
+    /// Prompts for final reporting only, never for tuning (`test-…`).
     pub test: Vec<Prompt>,
 }
 
 impl Dataset {
+    /// Splits `prompts` in order: the first `n_validation` to validation, the next `n_test`
+    /// to test, the rest to train.
+    ///
+    /// # Errors
+    /// [`DataError::Config`] on `prompts` when fewer than `n_validation + n_test + 1`
+    /// prompts are given.
+    pub fn from_prompts(
+        mut prompts: Vec<Prompt>,
+        n_validation: usize,
+        n_test: usize,
+    ) -> Result<Self, DataError> {
+        if prompts.len() <= n_validation.saturating_add(n_test) {
+            return Err(DataError::Config(fedmoa_core::ConfigError::new(
+                "prompts",
+                format!(
+                    "{} prompts cannot give {n_validation} validation, {n_test} test and any train",
+                    prompts.len()
+                ),
+            )));
+        }
+        let train = prompts.split_off(n_validation + n_test);
+        let test = prompts.split_off(n_validation);
+        Ok(Self {
+            train,
+            validation: prompts,
+            test,
+        })
+    }
+
     /// The prompts of one split.
-    pub fn split(&self, split: Split) -> &[Prompt] {
+    pub fn get(&self, split: Split) -> &[Prompt] {
         match split {
             Split::Train => &self.train,
-            Split::Validation => &self.valid,
+            Split::Validation => &self.validation,
             Split::Test => &self.test,
         }
     }
 
     /// Every prompt text and reference solution (for training a tokenizer).
     pub fn texts(&self) -> Vec<String> {
-        [&self.train, &self.valid, &self.test]
+        [&self.train, &self.validation, &self.test]
             .into_iter()
             .flatten()
             .flat_map(|p| std::iter::once(p.text.clone()).chain(p.solution.clone()))
@@ -165,7 +196,7 @@ impl TaskMix {
         };
         Ok(Dataset {
             train: take(n_train, "train"),
-            valid: take(n_valid, "valid"),
+            validation: take(n_valid, "valid"),
             test: take(n_test, "test"),
         })
     }
@@ -206,22 +237,25 @@ mod tests {
     #[test]
     fn splits_are_disjoint_sized_and_deterministic() {
         let d = mix().build_dataset(1, 200, 50, 50).unwrap();
-        assert_eq!((d.train.len(), d.valid.len(), d.test.len()), (200, 50, 50));
+        assert_eq!(
+            (d.train.len(), d.validation.len(), d.test.len()),
+            (200, 50, 50)
+        );
         let texts: HashSet<&str> = d
             .train
             .iter()
-            .chain(&d.valid)
+            .chain(&d.validation)
             .chain(&d.test)
             .map(|p| p.text.as_str())
             .collect();
         assert_eq!(texts.len(), 300);
-        assert_eq!(d.valid[3].id, "valid-3");
+        assert_eq!(d.validation[3].id, "valid-3");
         assert_eq!(d, mix().build_dataset(1, 200, 50, 50).unwrap());
         assert_ne!(d, mix().build_dataset(2, 200, 50, 50).unwrap());
         // Weight 3 : 1 → about 75 % math; allow a wide band.
         let math = d.train.iter().filter(|p| p.task.as_str() == "math").count();
         assert!((120..=180).contains(&math), "{math} math prompts of 200");
-        assert_eq!(d.split(Split::Test).len(), 50);
+        assert_eq!(d.get(Split::Test).len(), 50);
         assert_eq!(d.texts().len(), 600);
     }
 
@@ -285,5 +319,24 @@ mod tests {
             TaskMix::single(spec).build_dataset(0, 1, 0, 0),
             Err(DataError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn from_prompts_splits_in_order() {
+        let prompts: Vec<Prompt> = (0..5)
+            .map(|i| Prompt {
+                id: format!("p{i}"),
+                task: "math".into(),
+                text: "q".into(),
+                reference: fedmoa_core::Reference::None,
+                solution: None,
+            })
+            .collect();
+        let d = Dataset::from_prompts(prompts.clone(), 2, 1).unwrap();
+        assert_eq!(d.validation, prompts[0..2]);
+        assert_eq!(d.test, prompts[2..3]);
+        assert_eq!(d.train, prompts[3..5]);
+        let err = Dataset::from_prompts(prompts, 3, 2).unwrap_err();
+        assert!(err.to_string().contains("5 prompts cannot give"), "{err}");
     }
 }

@@ -53,6 +53,7 @@ mod score_matrix;
 mod scoring;
 pub mod seeded;
 mod task;
+mod teacher;
 
 pub use config::{PluginConfig, RewardConfig, WeightedReward};
 pub use corpus::tokenizer_corpus;
@@ -62,5 +63,6 @@ pub use registry::{PYTHON_TESTS, RewardConstructor, RewardRegistry};
 pub use scenario::{ClientSpec, Scenario};
 pub use scenario_difficulty::ScenarioDifficulty;
 pub use score_matrix::ScoreMatrix;
-pub use scoring::RewardSet;
+pub use scoring::{RewardSet, score_contained};
 pub use task::{Gsm8kTaskConfig, MbppTaskConfig, MixComponent, TaskMix, TaskSpec};
+pub use teacher::TeacherConfig;

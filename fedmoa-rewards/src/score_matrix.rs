@@ -64,6 +64,24 @@ impl ScoreMatrix {
             .collect()
     }
 
+    /// The mean of objective `k` rescaled to `[0, 1]` by its declared range (the accuracy
+    /// of a primary objective); 0 for an empty batch or an unknown objective.
+    pub fn normalized_mean(&self, k: usize) -> f32 {
+        let (Some(row), Some(range)) = (self.rewards.get(k), self.ranges.get(k)) else {
+            return 0.0;
+        };
+        if row.is_empty() {
+            return 0.0;
+        }
+        let span = (range.max - range.min).max(f32::EPSILON);
+        let mean = row
+            .iter()
+            .map(|&v| f64::from((v - range.min) / span))
+            .sum::<f64>()
+            / row.len() as f64;
+        (mean as f32).clamp(0.0, 1.0)
+    }
+
     /// `Σ_k weights[k] · rewards[k][j]` for each sample j.
     ///
     /// # Errors

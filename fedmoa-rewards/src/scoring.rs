@@ -131,32 +131,39 @@ impl RewardSet {
         &self.rewards
     }
 
-    /// Scores every sample with every objective, containing plugin failures.
+    /// Scores every sample with every objective, containing plugin failures (see
+    /// [`score_contained`]).
     pub fn score_batch(&self, samples: &[(&Prompt, &str)]) -> ScoreMatrix {
-        let mut matrix = ScoreMatrix {
-            ids: self.ids(),
-            ranges: self.ranges(),
-            rewards: Vec::with_capacity(self.len()),
-            errors: vec![0; self.len()],
-            first_errors: vec![None; self.len()],
-        };
-        for (k, reward) in self.rewards.iter().enumerate() {
-            let range = reward.range();
-            let mut row = Vec::with_capacity(samples.len());
-            for result in contained_batch(reward.as_ref(), samples) {
-                match checked(reward.id(), range, result) {
-                    Ok(v) => row.push(v),
-                    Err(e) => {
-                        row.push(range.min);
-                        matrix.errors[k] += 1;
-                        matrix.first_errors[k].get_or_insert(e);
-                    }
+        score_contained(&self.rewards, samples)
+    }
+}
+
+/// Scores every sample with every reward, containing plugin failures as the module
+/// documents: the one scorer of the workspace (the GRPO trainer scores with it too).
+pub fn score_contained(rewards: &[Box<dyn RewardFn>], samples: &[(&Prompt, &str)]) -> ScoreMatrix {
+    let mut matrix = ScoreMatrix {
+        ids: rewards.iter().map(|r| r.id().clone()).collect(),
+        ranges: rewards.iter().map(|r| r.range()).collect(),
+        rewards: Vec::with_capacity(rewards.len()),
+        errors: vec![0; rewards.len()],
+        first_errors: vec![None; rewards.len()],
+    };
+    for (k, reward) in rewards.iter().enumerate() {
+        let range = reward.range();
+        let mut row = Vec::with_capacity(samples.len());
+        for result in contained_batch(reward.as_ref(), samples) {
+            match checked(reward.id(), range, result) {
+                Ok(v) => row.push(v),
+                Err(e) => {
+                    row.push(range.min);
+                    matrix.errors[k] += 1;
+                    matrix.first_errors[k].get_or_insert(e);
                 }
             }
-            matrix.rewards.push(row);
         }
-        matrix
+        matrix.rewards.push(row);
     }
+    matrix
 }
 
 /// Runs a plugin's batch call; on a panic or a wrong-length answer, rescores one by one.

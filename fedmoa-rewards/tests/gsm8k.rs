@@ -33,6 +33,9 @@ fn loads_the_shared_copy() {
         dir: None,
     }));
     let data = mix.build_dataset(5, 100, 20, 20).unwrap();
-    assert_eq!(data.train.len() + data.valid.len() + data.test.len(), 140);
+    assert_eq!(
+        data.train.len() + data.validation.len() + data.test.len(),
+        140
+    );
     assert_eq!(data, mix.build_dataset(5, 100, 20, 20).unwrap());
 }

@@ -78,7 +78,7 @@ fn scenario_references_satisfy_every_objective() {
         for (i, client) in scenario.clients.iter().enumerate() {
             let data = client.dataset(scenario.client_seed(i), 60, 20, 20).unwrap();
             let set = client.reward_set(&registry).unwrap();
-            for split in [&data.train, &data.valid, &data.test] {
+            for split in [&data.train, &data.validation, &data.test] {
                 assert!(split.iter().all(|p| p.task == client.task));
                 let batch: Vec<_> = split
                     .iter()

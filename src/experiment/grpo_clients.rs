@@ -2,9 +2,7 @@
 
 use fedmoa_core::federation::derive_seed;
 use fedmoa_core::{LocalTrainer, ObjectiveWeighter, TrainError};
-use fedmoa_grpo::{
-    ClientData, GrpoTrainer, GrpoTrainerConfig, Policy, PolicyTokenizer, StepObserver,
-};
+use fedmoa_grpo::{Dataset, GrpoTrainer, GrpoTrainerConfig, Policy, PolicyTokenizer, StepObserver};
 use fedmoa_rewards::{ClientSpec, RewardRegistry};
 
 use super::{build_rewards, train_err};
@@ -44,7 +42,7 @@ impl GrpoClients {
         spec: &ClientSpec,
         policy: P,
         tokenizer: impl PolicyTokenizer + 'static,
-        data: ClientData,
+        data: Dataset,
         weighter: Box<dyn ObjectiveWeighter>,
         seed: u64,
     ) -> Result<Box<dyn LocalTrainer>, TrainError>

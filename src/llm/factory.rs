@@ -2,7 +2,7 @@
 //! model, each with its own data, rewards and chat instruction.
 
 use fedmoa_core::{ConfigError, LocalTrainer, ObjectiveWeighter, ParamSet, TrainError};
-use fedmoa_grpo::{ClientData, GrpoTrainerConfig, Llama, LlmTokenizer, Policy, StepObserver};
+use fedmoa_grpo::{Dataset, GrpoTrainerConfig, Llama, LlmTokenizer, Policy, StepObserver};
 use fedmoa_rewards::{ClientSpec, RewardRegistry};
 
 use super::ChatPrompting;
@@ -17,7 +17,7 @@ pub struct LlamaFactory {
     policy: Llama,
     tokenizer: LlmTokenizer,
     prompting: ChatPrompting,
-    data: Vec<ClientData>,
+    data: Vec<Dataset>,
     clients: GrpoClients,
 }
 
@@ -35,7 +35,7 @@ impl LlamaFactory {
         tokenizer: LlmTokenizer,
         prompting: ChatPrompting,
         trainer: GrpoTrainerConfig,
-        data: Vec<ClientData>,
+        data: Vec<Dataset>,
     ) -> Result<Self, ConfigError> {
         if policy.lora().is_none() {
             return Err(ConfigError::new(

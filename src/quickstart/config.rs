@@ -3,7 +3,7 @@
 use fedmoa_core::ConfigError;
 use fedmoa_grpo::GrpoTrainerConfig;
 use fedmoa_grpo::sft::WarmStartConfig;
-use fedmoa_rewards::ScenarioDifficulty;
+use fedmoa_rewards::{ScenarioDifficulty, TeacherConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::experiment::{Arm, ExperimentConfig};
@@ -50,6 +50,9 @@ pub struct QuickstartConfig {
     pub data: DataSizes,
     /// The shared TinyLm warm start (model size, tokenizer, SFT).
     pub warm_start: WarmStartConfig,
+    /// Who writes the warm start's worked solutions (`[teacher]`; default: a perfect
+    /// teacher, the solutions as generated). See `fedmoa_rewards::TeacherConfig`.
+    pub teacher: TeacherConfig,
     /// Each client's GRPO trainer.
     pub trainer: GrpoTrainerConfig,
     /// Arms, seeds, rounds and output location.
@@ -86,6 +89,7 @@ impl Default for QuickstartConfig {
             difficulty: ScenarioDifficulty::default(),
             data: DataSizes::default(),
             warm_start,
+            teacher: TeacherConfig::default(),
             trainer,
             experiment,
         }
@@ -133,6 +137,7 @@ impl QuickstartConfig {
         self.warm_start
             .validate()
             .map_err(|e| e.within("warm_start"))?;
+        self.teacher.validate().map_err(|e| e.within("teacher"))?;
         self.trainer.validate().map_err(|e| e.within("trainer"))?;
         self.experiment
             .validate()
@@ -200,6 +205,9 @@ mod tests {
         let err =
             QuickstartConfig::from_toml_str("[difficulty]\nmath_max_steps = 9\n").unwrap_err();
         assert_eq!(err.field, "difficulty.math_max_steps");
+        let err =
+            QuickstartConfig::from_toml_str("[teacher]\nanswer_tag_rate = 2.0\n").unwrap_err();
+        assert_eq!(err.field, "teacher.answer_tag_rate");
         let err = QuickstartConfig::from_toml_str("n_math = [").unwrap_err();
         assert_eq!(err.field, "toml");
     }

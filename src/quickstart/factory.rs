@@ -7,7 +7,7 @@ use fedmoa_core::federation::derive_seed;
 use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, Prompt, TrainError};
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::sft::{WarmStartReport, load_or_train};
-use fedmoa_grpo::{ClientData, Policy, StepObserver, TaskTokenizer, TinyLm};
+use fedmoa_grpo::{Policy, StepObserver, TaskTokenizer, TinyLm};
 use fedmoa_rewards::{ClientSpec, Dataset};
 
 use super::QuickstartConfig;
@@ -25,7 +25,7 @@ pub struct TinyLmFactory {
 impl TinyLmFactory {
     /// Generates every client's data, then loads the warm start from the cache or trains it
     /// on worked solutions drawn from the clients' task mixes (never on a prompt that is in
-    /// any client's validation or test split).
+    /// any client's validation or test split), as `config.teacher` writes them.
     ///
     /// # Errors
     /// [`TrainError`] when data cannot be generated or the warm start fails.
@@ -46,7 +46,12 @@ impl TinyLmFactory {
         }
         let held_out: HashSet<&str> = datasets
             .iter()
-            .flat_map(|ds| ds.valid.iter().chain(&ds.test).map(|p| p.text.as_str()))
+            .flat_map(|ds| {
+                ds.validation
+                    .iter()
+                    .chain(&ds.test)
+                    .map(|p| p.text.as_str())
+            })
             .collect();
         let mut sft: Vec<Prompt> = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -56,8 +61,9 @@ impl TinyLmFactory {
                 .map_err(|e| train_err(&format!("warm-start data of client {}", spec.id), e))?;
             sft.extend(
                 pool.train
-                    .into_iter()
-                    .filter(|p| !held_out.contains(p.text.as_str())),
+                    .iter()
+                    .filter(|p| !held_out.contains(p.text.as_str()))
+                    .map(|p| config.teacher.teach(p)),
             );
         }
         let (policy, tokenizer, report) = load_or_train(&sft, &config.warm_start, device)
@@ -102,11 +108,7 @@ impl ClientFactory for TinyLmFactory {
             .datasets
             .get(index)
             .ok_or_else(|| TrainError::msg(format!("no data for client {index}")))?;
-        let data = ClientData {
-            train: ds.train.clone(),
-            validation: ds.valid.clone(),
-            test: ds.test.clone(),
-        };
+        let data = ds.clone();
         self.clients.build(
             index,
             spec,

@@ -10,7 +10,7 @@
 
 use crate::sampling::Completion;
 
-use super::ScoredBatch;
+use fedmoa_rewards::ScoreMatrix;
 
 /// A generation batch in group order: group `i` is `prompt_ids[i]` and the completions
 /// `i·G .. (i+1)·G`.
@@ -21,7 +21,7 @@ pub(crate) struct SampledGroups {
     /// The completions; `prompt_index` is the group's position in this batch.
     pub completions: Vec<Completion>,
     /// Rewards, `values[k][j]` for objective k and completion j.
-    pub scored: ScoredBatch,
+    pub scored: ScoreMatrix,
 }
 
 impl SampledGroups {
@@ -32,7 +32,7 @@ impl SampledGroups {
 
     /// The groups whose primary reward (objective 0) is the same for every completion.
     pub fn zero_variance_groups(&self, g: usize) -> Vec<usize> {
-        let Some(primary) = self.scored.values.first() else {
+        let Some(primary) = self.scored.rewards.first() else {
             return Vec::new();
         };
         (0..self.n_groups())
@@ -63,13 +63,23 @@ impl SampledGroups {
                 let mut completion = fresh.completions[i * g + j].clone();
                 completion.prompt_index = slot;
                 self.completions[slot * g + j] = completion;
-                for (row, new_row) in self.scored.values.iter_mut().zip(&fresh.scored.values) {
+                for (row, new_row) in self.scored.rewards.iter_mut().zip(&fresh.scored.rewards) {
                     row[slot * g + j] = new_row[i * g + j];
                 }
             }
         }
         for (errors, new) in self.scored.errors.iter_mut().zip(&fresh.scored.errors) {
             *errors += new;
+        }
+        for (first, new) in self
+            .scored
+            .first_errors
+            .iter_mut()
+            .zip(fresh.scored.first_errors)
+        {
+            if first.is_none() {
+                *first = new;
+            }
         }
     }
 }
@@ -91,9 +101,12 @@ mod tests {
                     finished: true,
                 })
                 .collect(),
-            scored: ScoredBatch {
-                values: vec![primary.to_vec(), aux.to_vec()],
+            scored: ScoreMatrix {
+                ids: vec!["primary".into(), "aux".into()],
+                ranges: vec![fedmoa_core::RewardRange::UNIT; 2],
+                rewards: vec![primary.to_vec(), aux.to_vec()],
                 errors: vec![1, 0],
+                first_errors: vec![None; 2],
             },
         }
     }
@@ -126,8 +139,8 @@ mod tests {
         assert_eq!(tokens, vec![70, 71, 10, 11, 80, 81]);
         let owners: Vec<usize> = b.completions.iter().map(|c| c.prompt_index).collect();
         assert_eq!(owners, vec![0, 0, 1, 1, 2, 2]);
-        assert_eq!(b.scored.values[0], vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
-        assert_eq!(b.scored.values[1], vec![0.7, 0.8, 0.3, 0.4, 0.9, 1.0]);
+        assert_eq!(b.scored.rewards[0], vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(b.scored.rewards[1], vec![0.7, 0.8, 0.3, 0.4, 0.9, 1.0]);
         // One failed primary sample in each batch.
         assert_eq!(b.scored.errors, vec![2, 0]);
         assert!(b.zero_variance_groups(2).is_empty());

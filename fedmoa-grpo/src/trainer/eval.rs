@@ -5,7 +5,9 @@ use std::time::Instant;
 use burn::prelude::*;
 use fedmoa_core::{EvalReport, Prompt, Split};
 
-use super::{GrpoTrainer, ScoredBatch, objective_stats, primary_accuracy, score_all};
+use fedmoa_rewards::ScoreMatrix;
+
+use super::{GrpoTrainer, score_completions};
 use crate::sampling::{Sampler, SamplingConfig};
 use crate::{GrpoError, Policy};
 
@@ -28,8 +30,8 @@ impl<P: Policy> GrpoTrainer<P> {
             self.tokenizer(),
             &self.device,
         )?;
-        let scored = score_all(&self.rewards, &prompts, &texts);
-        let mut report = report_from(&self.rewards, &scored);
+        let scored = score_completions(&self.rewards, &prompts, &texts);
+        let mut report = report_from(&scored);
         report.metrics.insert(
             "completion_len".into(),
             lens.iter().sum::<usize>() as f64 / lens.len() as f64,
@@ -41,11 +43,12 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 }
 
-fn report_from(rewards: &[Box<dyn fedmoa_core::RewardFn>], scored: &ScoredBatch) -> EvalReport {
-    let objectives = objective_stats(rewards, scored);
+/// The report of a scored split: the primary objective (index 0) gives the accuracy.
+fn report_from(scored: &ScoreMatrix) -> EvalReport {
+    let objectives = scored.stats();
     let mut report = EvalReport {
-        accuracy: primary_accuracy(rewards, scored),
-        n_examples: scored.values.first().map_or(0, Vec::len) as u64,
+        accuracy: scored.normalized_mean(0),
+        n_examples: scored.n_samples() as u64,
         objectives,
         ..Default::default()
     };

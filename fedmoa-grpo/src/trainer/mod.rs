@@ -33,10 +33,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use config::GrpoTrainerConfig;
-pub use data::ClientData;
 pub use eval::greedy_texts;
+pub use fedmoa_rewards::Dataset;
 pub use grads::ProximalAnchor;
-pub use scoring::{ScoredBatch, objective_stats, primary_accuracy, score_all};
+use scoring::score_completions;
 
 use crate::grpo::{GradientHistory, GrpoOptimizer};
 use crate::sampling::Sampler;
@@ -79,7 +79,7 @@ pub struct GrpoTrainer<P: Policy> {
     /// Frozen KL reference on the plain device (the model at the start of the round).
     reference: Option<P>,
     tokenizer: std::sync::Arc<dyn PolicyTokenizer>,
-    data: ClientData,
+    data: Dataset,
     encoded: EncodedData,
     rewards: Vec<Box<dyn RewardFn>>,
     weighter: Box<dyn ObjectiveWeighter>,
@@ -107,7 +107,7 @@ impl<P: Policy> GrpoTrainer<P> {
         task: impl Into<TaskTag>,
         policy: P,
         tokenizer: impl PolicyTokenizer + 'static,
-        data: ClientData,
+        data: Dataset,
         rewards: Vec<Box<dyn RewardFn>>,
         weighter: Box<dyn ObjectiveWeighter>,
         config: GrpoTrainerConfig,
@@ -192,7 +192,7 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 
     /// The client's data.
-    pub fn data(&self) -> &ClientData {
+    pub fn data(&self) -> &Dataset {
         &self.data
     }
 

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use fedmoa_core::{Prompt, StepSignals, axpy_slice};
 
 use super::dynamic_sampling::SampledGroups;
-use super::{GrpoTrainer, ProximalAnchor, score_all};
+use super::{GrpoTrainer, ProximalAnchor, score_completions};
 use crate::batch::SequenceBatch;
 use crate::grpo::{
     AdvantageSettings, LossInputs, LossSettings, compute_advantages, entropy, flatten_gradients,
@@ -68,7 +68,7 @@ impl<P: Policy> GrpoTrainer<P> {
         let weights = self.weighter.weights().to_vec();
         let maxima: Vec<f32> = self.rewards.iter().map(|r| r.range().max).collect();
         let adv = compute_advantages(
-            &scored.values,
+            &scored.rewards,
             &weights,
             &maxima,
             g,
@@ -320,7 +320,7 @@ impl<P: Policy> GrpoTrainer<P> {
             .iter()
             .map(|c| &self.data.train[chosen[c.prompt_index]])
             .collect();
-        let scored = score_all(&self.rewards, &prompts, &texts);
+        let scored = score_completions(&self.rewards, &prompts, &texts);
         Ok(SampledGroups {
             prompt_ids,
             completions,

@@ -8,9 +8,7 @@ use fedmoa_core::weighting::{FixedConfig, HypergradientConfig, WeighterConfig};
 use fedmoa_core::{FnReward, ObjectiveWeighter, Prompt, Reference, RewardFn, RewardRange};
 use fedmoa_grpo::sft::{SftConfig, WarmStartConfig, train_warm_start};
 use fedmoa_grpo::tokenizer::TokenizerTrainConfig;
-use fedmoa_grpo::{
-    ClientData, GrpoTrainer, GrpoTrainerConfig, TaskTokenizer, TinyLm, TinyLmConfig,
-};
+use fedmoa_grpo::{Dataset, GrpoTrainer, GrpoTrainerConfig, TaskTokenizer, TinyLm, TinyLmConfig};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -120,6 +118,6 @@ pub fn toy_trainer(
     config: GrpoTrainerConfig,
 ) -> GrpoTrainer<TinyLm> {
     let (model, tok) = warm_digit_policy();
-    let data = ClientData::split(digit_prompts(60, 2), 12, 6).expect("split");
+    let data = Dataset::from_prompts(digit_prompts(60, 2), 12, 6).expect("split");
     GrpoTrainer::new("toy-0", "toy", model, tok, data, rewards, weighter, config).expect("trainer")
 }

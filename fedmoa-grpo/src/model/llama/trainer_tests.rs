@@ -8,7 +8,7 @@ use fedmoa_core::{FnReward, LocalTrainer, Prompt, Reference, RewardFn, RewardRan
 use super::tests::{LAYERS, VOCAB, gguf_of, random_weights};
 use super::{Llama, LoraConfig};
 use crate::model::Policy;
-use crate::{ClientData, GrpoError, GrpoTrainer, GrpoTrainerConfig, PolicyTokenizer};
+use crate::{Dataset, GrpoError, GrpoTrainer, GrpoTrainerConfig, PolicyTokenizer};
 
 /// Ids: 0 pad, 1 bos, 2 eos, 3–12 the digits, 13 space, 14 `+`, 15 `=`.
 #[derive(Debug)]
@@ -117,7 +117,7 @@ fn grpo_trainer_trains_only_the_lora_adapters_of_a_llama() {
     let weighter = WeighterConfig::Hypergradient(HypergradientConfig::default())
         .build(2)
         .unwrap();
-    let data = ClientData::split(prompts(20), 4, 4).unwrap();
+    let data = Dataset::from_prompts(prompts(20), 4, 4).unwrap();
     let mut trainer = GrpoTrainer::new(
         "llama-0",
         "sum",
@@ -186,7 +186,7 @@ fn a_tokenizer_of_another_vocabulary_is_rejected() {
         "sum",
         model,
         Wide,
-        ClientData::split(prompts(8), 2, 2).unwrap(),
+        Dataset::from_prompts(prompts(8), 2, 2).unwrap(),
         rewards(),
         weighter,
         GrpoTrainerConfig::default(),
