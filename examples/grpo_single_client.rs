@@ -8,7 +8,8 @@
 //! cargo run --release --example grpo_single_client -- [--steps N] [--secs S] [--dynamic-sampling R]
 //!     [--lr LR] [--seed S] [--sft-epochs E] [--sft-seed S] [--add-sub-only]
 //!     [--answer-tag-rate P] [--misconception-rate P] [--misconception-strength P]
-//!     [--shortcut-rate P] [--shortcut-strength P] [--shortcut-error P] [--teacher-seed S]
+//!     [--shortcut-rate P] [--shortcut-strength P] [--shortcut-error P] [--operator-confusion P]
+//!     [--teacher-seed S]
 //! ```
 //!
 //! The teacher flags write the warm start's solutions with a fallible teacher
@@ -93,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shortcut_rate: arg("--shortcut-rate", 0.0f32),
         shortcut_strength: arg("--shortcut-strength", 0.0f32),
         shortcut_error: arg("--shortcut-error", 0.0f32),
+        operator_confusion: arg("--operator-confusion", 0.0f32),
         seed: arg("--teacher-seed", 0u64),
     };
     teacher.validate()?;

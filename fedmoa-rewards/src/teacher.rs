@@ -46,6 +46,10 @@ pub struct TeacherConfig {
     pub shortcut_strength: f32,
     /// Probability that a shortcut answer is off by one.
     pub shortcut_error: f32,
+    /// Probability that a one-equation solution with `*` or `/` is worked with `+` or `-`
+    /// instead (`2 * 7 = 14` becomes `2 + 7 = 9`): a procedural error, the same on every
+    /// fact, that a policy can unlearn as one behaviour.
+    pub operator_confusion: f32,
     /// Seed of the teacher's choices.
     pub seed: u64,
 }
@@ -59,6 +63,7 @@ impl Default for TeacherConfig {
             shortcut_rate: 0.0,
             shortcut_strength: 0.0,
             shortcut_error: 0.0,
+            operator_confusion: 0.0,
             seed: 0,
         }
     }
@@ -83,6 +88,7 @@ impl TeacherConfig {
             ("shortcut_rate", self.shortcut_rate),
             ("shortcut_strength", self.shortcut_strength),
             ("shortcut_error", self.shortcut_error),
+            ("operator_confusion", self.operator_confusion),
         ] {
             require_in_range(field, f64::from(value), 0.0, 1.0)?;
         }
@@ -136,9 +142,14 @@ impl TeacherConfig {
             self.misconceives(fact)
                 && draw("misconception") < f64::from(self.misconception_strength)
         };
+        let confused = (draw("operator") < f64::from(self.operator_confusion))
+            .then(|| solution.think.and_then(confuse_operator))
+            .flatten();
         // One systematic slip (one too many), as a careless demonstrator makes it.
         let delta = 1;
-        let (think, answer) = if wrong {
+        let (think, answer) = if let Some((think, answer)) = confused {
+            (Some(think), answer)
+        } else if wrong {
             (
                 solution
                     .think
@@ -183,6 +194,22 @@ fn parse(solution: &str) -> Option<Solution<'_>> {
         .strip_suffix(ANSWER_CLOSE)?
         .trim();
     (!answer.is_empty()).then_some(Solution { think, answer })
+}
+
+/// `a * b = c` worked as `a + b = a+b` (and `a / b = c` as `a - b = a-b`): the reasoning
+/// and the answer; `None` for any other reasoning.
+fn confuse_operator(think: &str) -> Option<(String, String)> {
+    let tokens: Vec<&str> = think.split_whitespace().collect();
+    let [a, op, b, "=", _] = tokens.as_slice() else {
+        return None;
+    };
+    let (a, b) = (a.parse::<i64>().ok()?, b.parse::<i64>().ok()?);
+    let (op, value) = match *op {
+        "*" => ("+", a.checked_add(b)?),
+        "/" => ("-", a.checked_sub(b)?),
+        _ => return None,
+    };
+    Some((format!("{a} {op} {b} = {value}"), value.to_string()))
 }
 
 /// `text` with its last integer token moved by `delta` (unchanged when it has none).
@@ -289,6 +316,7 @@ mod tests {
             shortcut_rate: 0.4,
             shortcut_strength: 0.5,
             shortcut_error: 1.0,
+            operator_confusion: 0.0,
             seed: 3,
         };
         teacher.validate().unwrap();
@@ -318,6 +346,32 @@ mod tests {
         // Shortcuts are always wrong, and about half of the 100 facts are misconceived.
         let expected = 0.2 + 0.8 * 0.5;
         assert!((share(wrong) - expected).abs() < 0.12, "{wrong}");
+    }
+
+    #[test]
+    fn operator_confusion_works_the_wrong_operation() {
+        let teacher = TeacherConfig {
+            operator_confusion: 1.0,
+            ..TeacherConfig::default()
+        };
+        let mul = prompt("m", "<think> 2 * 7 = 14 </think> <answer> 14 </answer>");
+        assert_eq!(
+            teacher.teach(&mul).solution.unwrap(),
+            "<think> 2 + 7 = 9 </think> <answer> 9 </answer>"
+        );
+        let div = prompt("d", "<think> 27 / 3 = 9 </think> <answer> 9 </answer>");
+        assert_eq!(
+            teacher.teach(&div).solution.unwrap(),
+            "<think> 27 - 3 = 24 </think> <answer> 24 </answer>"
+        );
+        // Addition and multi-step reasoning are left as they are.
+        let add = prompt("a", SOLUTION);
+        assert_eq!(teacher.teach(&add), add);
+        let two = prompt(
+            "t",
+            "<think> 3 * 4 = 12 ; 5 + 12 = 17 </think> <answer> 17 </answer>",
+        );
+        assert_eq!(teacher.teach(&two), two);
     }
 
     #[test]

@@ -5,12 +5,15 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::paired::{paired_differences, paired_lines};
 use super::plot::{plot_curves, plot_weights};
 use super::png::svg_to_png;
 use super::summary::{MeanStd, columns};
 use super::{Arm, ArmRun, ExperimentConfig, ExperimentError};
 
-/// The results table: one row per arm, mean (± std over seeds) per column.
+/// The results table: one row per arm, mean (± std over seeds) per column; with two or
+/// more seeds, followed by each arm's paired per-seed difference from FedAvg
+/// ([`paired_lines`]).
 pub fn results_table(runs: &[ArmRun]) -> String {
     let tasks = task_names(runs);
     let cols = columns(&tasks);
@@ -46,11 +49,19 @@ pub fn results_table(runs: &[ArmRun]) -> String {
             out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
         }
     }
+    if several {
+        let paired = paired_lines(&paired_differences(runs, Arm::Fedavg));
+        if !paired.is_empty() {
+            out.push_str("\nPaired per-seed differences (same seeds, data and warm start):\n");
+            out.push_str(&paired);
+        }
+    }
     out
 }
 
 /// `summary.json`: `arms.<arm>.<column>` (mean over seeds), `arms.<arm>.std.<column>`,
-/// `arms.<arm>.satisfaction`, `arms.<arm>.acc_curve`, and the config.
+/// `arms.<arm>.satisfaction`, `arms.<arm>.acc_curve`, `paired_vs_fedavg` (every other arm's
+/// per-seed differences from FedAvg) and the config.
 pub fn summary_json(config: &ExperimentConfig, runs: &[ArmRun]) -> serde_json::Value {
     let tasks = task_names(runs);
     let cols = columns(&tasks);
@@ -89,6 +100,8 @@ pub fn summary_json(config: &ExperimentConfig, runs: &[ArmRun]) -> serde_json::V
         "seeds": config.seeds,
         "config": config,
         "arms": arms,
+        "paired_vs_fedavg": serde_json::to_value(paired_differences(runs, Arm::Fedavg))
+            .unwrap_or_default(),
     })
 }
 
