@@ -24,8 +24,11 @@ pub struct PairedDifference {
     pub wins: usize,
 }
 
+/// Reads one compared column of a result.
+type Reader = fn(&ArmResult) -> f64;
+
 /// The columns compared seed by seed.
-const PAIRED_COLUMNS: [(&str, fn(&ArmResult) -> f64); 2] = [
+const PAIRED_COLUMNS: [(&str, Reader); 2] = [
     ("global_acc", |r| r.global_acc),
     ("balance_min", |r| r.balance_min),
 ];
