@@ -12,11 +12,15 @@
 //!     [--teacher-seed S]
 //! ```
 //!
-//! The teacher flags write the warm start's solutions with a fallible teacher
-//! (`fedmoa_rewards::TeacherConfig`; default: the solutions as generated). With
-//! `--answer-tag-rate 0.3` the format objective starts near 0 and GRPO learns it within about
-//! 40 steps (greedy format 0 → 1.0); see `docs/RESULTS.md` for what the other flags did to
-//! the accuracy.
+//! **The default scenario.** The warm start (752 SFT steps on 3,000 worked one-digit
+//! add/sub and mul/div problems) imitates a fallible teacher
+//! (`fedmoa_rewards::TeacherConfig`) that works 65 % of its multiplications and divisions
+//! with `+` and `-` (`--operator-confusion 0.65`): the policy copies the operands and knows
+//! its facts, but often picks the wrong operation, about 35 % held-out accuracy. Picking the
+//! operation is one behaviour that GRPO can learn from the correctness reward alone (80
+//! steps of 16 prompts × G = 8, lr 2e-4). Per-fact errors are not: see `docs/RESULTS.md`
+//! for the teachers that failed. The other teacher flags (`--answer-tag-rate 0.3`, …)
+//! change the demonstrations the same way; 0 and 1 give the generated solutions.
 //!
 //! `--dynamic-sampling R` turns on DAPO-style dynamic sampling: up to `R` times per step,
 //! the groups whose accuracy reward has no variance are replaced by fresh prompts
@@ -28,9 +32,7 @@
 //! The warm start is cached under `$FEDMOA_CACHE_DIR` (default `.cache/fedmoa`).
 //! `--show N` prints the greedy completions of the first N held-out problems first.
 //!
-//! Measured on the 2-core development VM (dev profile, `--steps 50 --secs 240`): warm start
-//! 282 steps in 229 s (first run only), then 47 GRPO steps in 240 s; held-out greedy accuracy
-//! 0.405 → 0.510 (see `docs/PERFORMANCE.md`).
+//! Measured results (three GRPO seeds, the same warm start) are in `docs/RESULTS.md`.
 
 use std::time::Instant;
 
@@ -81,8 +83,8 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let max_steps: u32 = arg("--steps", 60);
-    let budget_secs: f64 = arg("--secs", 240.0);
+    let max_steps: u32 = arg("--steps", 80);
+    let budget_secs: f64 = arg("--secs", 600.0);
     let t0 = Instant::now();
     let device = DeviceChoice::from_env_or(DeviceChoice::Flex)?.device()?;
 
@@ -94,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shortcut_rate: arg("--shortcut-rate", 0.0f32),
         shortcut_strength: arg("--shortcut-strength", 0.0f32),
         shortcut_error: arg("--shortcut-error", 0.0f32),
-        operator_confusion: arg("--operator-confusion", 0.0f32),
+        operator_confusion: arg("--operator-confusion", 0.65f32),
         seed: arg("--teacher-seed", 0u64),
     };
     teacher.validate()?;
@@ -108,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         },
         sft: SftConfig {
-            epochs: arg("--sft-epochs", 3usize),
+            epochs: arg("--sft-epochs", 8usize),
             seed: arg("--sft-seed", 0u64),
             ..Default::default()
         },
@@ -130,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.grpo.num_generations = 8;
     config.grpo.prompts_per_step = 16;
     config.grpo.max_completion_length = 32;
-    config.grpo.learning_rate = arg("--lr", 1e-4f64);
+    config.grpo.learning_rate = arg("--lr", 2e-4f64);
     config.grpo.beta = 0.04;
     config.grpo.temperature = 0.7;
     config.grpo.warmup_steps = 2;

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use fedmoa_core::{ClientId, ConfigError, TaskTag};
+use fedmoa_core::{ClientId, ConfigError, Reference, TaskTag};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,16 @@ pub struct ClientSpec {
     /// Index of the primary objective in `rewards` (default 0).
     #[serde(default)]
     pub primary: usize,
+    /// Share of the client's training and validation prompts whose numeric reference is
+    /// wrong (one too high), in `[0, 1]`; default 0. A client of poor data quality: its
+    /// rewards teach wrong answers and its reported accuracy is measured against its own
+    /// labels. Test prompts, which only the experiment reads, keep their true references.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_noise: f32,
+}
+
+fn is_zero(value: &f32) -> bool {
+    *value == 0.0
 }
 
 impl ClientSpec {
@@ -67,6 +77,7 @@ impl ClientSpec {
     /// # Errors
     /// [`ConfigError`] naming the bad field (`mix[0].task.digits`, `rewards[1].length.max`, …).
     pub fn validate(&self, registry: &RewardRegistry) -> Result<(), ConfigError> {
+        fedmoa_core::require_in_range("label_noise", f64::from(self.label_noise), 0.0, 1.0)?;
         self.mix.validate()?;
         let tags = self.mix.task_tags();
         if tags.iter().any(|t| *t != self.task) {
@@ -89,7 +100,8 @@ impl ClientSpec {
         registry.build_set(&self.rewards, self.primary)
     }
 
-    /// Builds the client's dataset (see [`TaskMix::build_dataset`]).
+    /// Builds the client's dataset (see [`TaskMix::build_dataset`]), with `label_noise` of
+    /// its training and validation references made wrong (a seeded choice per prompt).
     ///
     /// # Errors
     /// [`DataError`] from the mix.
@@ -100,7 +112,18 @@ impl ClientSpec {
         n_valid: usize,
         n_test: usize,
     ) -> Result<Dataset, DataError> {
-        self.mix.build_dataset(seed, n_train, n_valid, n_test)
+        let mut dataset = self.mix.build_dataset(seed, n_train, n_valid, n_test)?;
+        if self.label_noise > 0.0 {
+            for prompt in dataset.train.iter_mut().chain(&mut dataset.validation) {
+                let draw: f64 = rng_for(seed ^ 0x6e6f_6973_65, fnv(&prompt.text)).random();
+                if draw < f64::from(self.label_noise) {
+                    if let Reference::Number { value } = &mut prompt.reference {
+                        *value += 1.0;
+                    }
+                }
+            }
+        }
+        Ok(dataset)
     }
 }
 
@@ -246,6 +269,13 @@ impl Scenario {
     }
 }
 
+/// FNV-1a of a prompt text: the stream of its label-noise draw.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Format objective: strict for even `i`, with partial credit 0.5 for odd `i`.
 fn format_config(i: usize) -> RewardConfig {
     RewardConfig::Format(FormatConfig {
@@ -271,6 +301,7 @@ fn client(
         mix: TaskMix::single(spec),
         rewards,
         primary: 0,
+        label_noise: 0.0,
     }
 }
 
@@ -420,5 +451,30 @@ mod tests {
             clients: vec![],
         };
         assert_eq!(empty.validate(&registry).unwrap_err().field, "clients");
+    }
+
+    #[test]
+    fn label_noise_corrupts_train_and_validation_only() {
+        let mut spec = Scenario::heterogeneous(1, 0, 3).clients.remove(0);
+        let clean = spec.dataset(11, 200, 100, 100).unwrap();
+        spec.label_noise = 0.3;
+        spec.validate(&RewardRegistry::with_builtins()).unwrap();
+        let noisy = spec.dataset(11, 200, 100, 100).unwrap();
+        assert_eq!(noisy, spec.dataset(11, 200, 100, 100).unwrap());
+        assert_eq!(noisy.test, clean.test);
+        let changed = |a: &[fedmoa_core::Prompt], b: &[fedmoa_core::Prompt]| {
+            a.iter()
+                .zip(b)
+                .filter(|(x, y)| x.reference != y.reference)
+                .count()
+        };
+        let train = changed(&noisy.train, &clean.train);
+        let valid = changed(&noisy.validation, &clean.validation);
+        // 30 % of 300 prompts: 90 expected; a wide band for the binomial spread.
+        assert!((60..=120).contains(&(train + valid)), "{train} + {valid}");
+        assert!(train > 0 && valid > 0);
+        spec.label_noise = 1.5;
+        let err = spec.validate(&RewardRegistry::with_builtins()).unwrap_err();
+        assert_eq!(err.field, "label_noise");
     }
 }

@@ -3,7 +3,7 @@
 use fedmoa_core::ConfigError;
 use fedmoa_grpo::GrpoTrainerConfig;
 use fedmoa_grpo::sft::WarmStartConfig;
-use fedmoa_rewards::{ScenarioDifficulty, TeacherConfig};
+use fedmoa_rewards::{Scenario, ScenarioDifficulty, TeacherConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::experiment::{Arm, ExperimentConfig};
@@ -48,6 +48,10 @@ pub struct QuickstartConfig {
     pub difficulty: ScenarioDifficulty,
     /// Prompts per client and split.
     pub data: DataSizes,
+    /// Label noise of client i (math clients first, then code), see
+    /// `fedmoa_rewards::ClientSpec::label_noise`; clients past the end of the list have
+    /// clean labels.
+    pub client_label_noise: Vec<f32>,
     /// The shared TinyLm warm start (model size, tokenizer, SFT).
     pub warm_start: WarmStartConfig,
     /// Who writes the warm start's worked solutions (`[teacher]`; default: a perfect
@@ -88,6 +92,7 @@ impl Default for QuickstartConfig {
             scenario_seed: 7,
             difficulty: ScenarioDifficulty::default(),
             data: DataSizes::default(),
+            client_label_noise: Vec::new(),
             warm_start,
             teacher: TeacherConfig::default(),
             trainer,
@@ -114,6 +119,21 @@ impl QuickstartConfig {
         self
     }
 
+    /// The scenario: [`Scenario::heterogeneous_with`] over this config's sizes, seed and
+    /// difficulty, with `client_label_noise` applied.
+    pub fn scenario(&self) -> Scenario {
+        let mut scenario = Scenario::heterogeneous_with(
+            self.n_math,
+            self.n_code,
+            self.scenario_seed,
+            &self.difficulty,
+        );
+        for (client, noise) in scenario.clients.iter_mut().zip(&self.client_label_noise) {
+            client.label_noise = *noise;
+        }
+        scenario
+    }
+
     /// Checks every field.
     ///
     /// # Errors
@@ -134,6 +154,14 @@ impl QuickstartConfig {
         self.difficulty
             .validate()
             .map_err(|e| e.within("difficulty"))?;
+        for (i, noise) in self.client_label_noise.iter().enumerate() {
+            fedmoa_core::require_in_range(
+                &format!("client_label_noise[{i}]"),
+                f64::from(*noise),
+                0.0,
+                1.0,
+            )?;
+        }
         self.warm_start
             .validate()
             .map_err(|e| e.within("warm_start"))?;

@@ -19,7 +19,6 @@ use fedmoa_grpo::StepObserver;
 use crate::experiment::{
     ArmRun, Experiment, ExperimentError, ExperimentObserver, results_table, write_outputs,
 };
-use fedmoa_rewards::Scenario;
 
 /// What a quickstart run produced.
 #[derive(Debug)]
@@ -63,12 +62,7 @@ fn run_observed(
     steps: Option<StepObserver>,
 ) -> Result<QuickstartOutput, ExperimentError> {
     config.validate()?;
-    let scenario = Scenario::heterogeneous_with(
-        config.n_math,
-        config.n_code,
-        config.scenario_seed,
-        &config.difficulty,
-    );
+    let scenario = config.scenario();
     let device = config
         .trainer
         .device
