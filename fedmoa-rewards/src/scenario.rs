@@ -115,11 +115,11 @@ impl ClientSpec {
         let mut dataset = self.mix.build_dataset(seed, n_train, n_valid, n_test)?;
         if self.label_noise > 0.0 {
             for prompt in dataset.train.iter_mut().chain(&mut dataset.validation) {
-                let draw: f64 = rng_for(seed ^ 0x6e6f_6973_65, fnv(&prompt.text)).random();
-                if draw < f64::from(self.label_noise) {
-                    if let Reference::Number { value } = &mut prompt.reference {
-                        *value += 1.0;
-                    }
+                let draw: f64 = rng_for(seed ^ LABEL_NOISE_STREAM, fnv(&prompt.text)).random();
+                if let (true, Reference::Number { value }) =
+                    (draw < f64::from(self.label_noise), &mut prompt.reference)
+                {
+                    *value += 1.0;
                 }
             }
         }
@@ -268,6 +268,9 @@ impl Scenario {
         rng_for(self.seed, index as u64).random()
     }
 }
+
+/// Mixed into the data seed for the label-noise draws ("noise").
+const LABEL_NOISE_STREAM: u64 = 0x006e_6f69_7365;
 
 /// FNV-1a of a prompt text: the stream of its label-noise draw.
 fn fnv(text: &str) -> u64 {
