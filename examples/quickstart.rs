@@ -1,5 +1,7 @@
-//! The main job: FedMOA against FedAvg on 8 heterogeneous clients (4 math, 4 code), each
-//! running GRPO on the embedded TinyLm with its own reward set. No downloads.
+//! The main job: FedMOA against FedAvg on 6 heterogeneous math clients, each running GRPO
+//! on the embedded TinyLm with its own reward set, from a warm start that imitates a
+//! fallible teacher (the scenario: `docs/REWARDS.md`, "The quickstart scenario"). No
+//! downloads.
 //!
 //! ```text
 //! cargo run --release --example quickstart -- [CONFIG.toml] [--quick] [--seeds N]

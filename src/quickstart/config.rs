@@ -3,6 +3,7 @@
 use fedmoa_core::ConfigError;
 use fedmoa_grpo::GrpoTrainerConfig;
 use fedmoa_grpo::sft::WarmStartConfig;
+use fedmoa_rewards::math::MathFamily;
 use fedmoa_rewards::{Scenario, ScenarioDifficulty, TeacherConfig};
 use serde::{Deserialize, Serialize};
 
@@ -64,37 +65,55 @@ pub struct QuickstartConfig {
 }
 
 impl Default for QuickstartConfig {
+    /// The fallible-teacher scenario (`docs/REWARDS.md`, "The quickstart scenario"): six
+    /// math clients on one-digit add/sub and mul/div word problems, warm-started on a
+    /// teacher that works 65 % of its multiplications and divisions with the wrong
+    /// operation and writes `<answer>` tags on half of its solutions; client `math-5`
+    /// has half of its labels wrong.
     fn default() -> Self {
         let mut experiment = ExperimentConfig {
             name: "quickstart".into(),
             arms: vec![Arm::Fedavg, Arm::Fedmoa],
             ..ExperimentConfig::default()
         };
-        experiment.federation.rounds = 4;
-        experiment.federation.local_steps = Some(2);
+        experiment.federation.rounds = 8;
+        experiment.federation.local_steps = Some(10);
         experiment.federation.max_parallel = 2;
         let mut warm_start = WarmStartConfig::default();
-        // 300 solutions per client × 3 epochs: 225 SFT steps, about 2.5 minutes on 2 cores.
-        warm_start.sft.epochs = 3;
+        // 500 solutions per client × 8 epochs: 744 SFT steps, long enough for TinyLm to copy
+        // the operands reliably; about 3.5 minutes on 2 cores, cached afterwards.
+        warm_start.sft.epochs = 8;
         let mut trainer = GrpoTrainerConfig::default();
         trainer.grpo.num_generations = 8;
-        trainer.grpo.prompts_per_step = 4;
+        trainer.grpo.prompts_per_step = 8;
         // Worked solutions are about 20-35 tokens; leave room for the prompt in TinyLm's
         // 256-token context.
         trainer.grpo.max_completion_length = 48;
         // TRL's defaults (lr 1e-6, T = 1) are tuned for billion-parameter models; TinyLm
-        // learns at 1e-4 and samples best at 0.7 (see `grpo_single_client`).
-        trainer.grpo.learning_rate = 1e-4;
+        // learns at 2e-4 and samples best at 0.7 (see `grpo_single_client`).
+        trainer.grpo.learning_rate = 2e-4;
         trainer.grpo.temperature = 0.7;
+        let difficulty = ScenarioDifficulty {
+            math_families: vec![MathFamily::AddSub, MathFamily::MulDiv],
+            ..ScenarioDifficulty::default()
+        };
+        let teacher = TeacherConfig {
+            operator_confusion: 0.65,
+            answer_tag_rate: 0.5,
+            ..TeacherConfig::default()
+        };
         Self {
-            n_math: 4,
-            n_code: 4,
+            n_math: 6,
+            n_code: 0,
             scenario_seed: 7,
-            difficulty: ScenarioDifficulty::default(),
-            data: DataSizes::default(),
-            client_label_noise: Vec::new(),
+            difficulty,
+            data: DataSizes {
+                warm_start: 500,
+                ..DataSizes::default()
+            },
+            client_label_noise: vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.5],
             warm_start,
-            teacher: TeacherConfig::default(),
+            teacher,
             trainer,
             experiment,
         }
@@ -216,8 +235,8 @@ mod tests {
         .unwrap();
         let default = QuickstartConfig::default();
         assert_eq!(config.experiment.name, "x");
-        assert_eq!(config.experiment.federation.rounds, 4);
-        assert_eq!(config.experiment.federation.local_steps, Some(2));
+        assert_eq!(config.experiment.federation.rounds, 8);
+        assert_eq!(config.experiment.federation.local_steps, Some(10));
         assert_eq!(config.difficulty.code_difficulties, [1, 2]);
         assert_eq!(
             config.difficulty.math_digits,
