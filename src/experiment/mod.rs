@@ -29,7 +29,7 @@ pub use grpo_clients::GrpoClients;
 pub use hypervolume::{point_hypervolume, set_hypervolume};
 pub use observer::ExperimentObserver;
 pub use paired::{PairedDifference, paired_differences, paired_lines};
-pub use plot::{plot_curves, plot_weights};
+pub use plot::{fitted_range, plot_curves, plot_weights};
 pub use png::svg_to_png;
 pub use report::{results_table, summary_json, write_outputs};
 pub use runner::{ArmRun, Experiment, summarise_arm};

@@ -16,8 +16,24 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
     }
 }
 
+/// The y-range of accuracy curves: the finite values' span padded by a tenth of itself
+/// (at least 0.02 on each side), clipped to `[0, 1]`; `[0, 1]` when there is no value.
+pub fn fitted_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .map(|v| v.clamp(0.0, 1.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) / 10.0).max(0.02);
+    ((lo - pad).max(0.0), (hi + pad).min(1.0))
+}
+
 /// One curve per `(label, values)`: `values[r]` is the value after round `r` (`r = 0` is
-/// the initial model), y in `[0, 1]`.
+/// the initial model), the y-axis fitted to the data ([`fitted_range`]).
 ///
 /// # Errors
 /// [`ExperimentError::Plot`] when the file cannot be drawn.
@@ -33,6 +49,7 @@ pub fn plot_curves(
         .unwrap_or(1)
         .max(2);
     let last_round = (n - 1) as f64;
+    let (y_lo, y_hi) = fitted_range(curves.iter().flat_map(|(_, v)| v.iter().copied()));
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -40,7 +57,7 @@ pub fn plot_curves(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(48)
-        .build_cartesian_2d(0f64..last_round, 0f64..1f64)
+        .build_cartesian_2d(0f64..last_round, y_lo..y_hi)
         .map_err(|e| plot_err(path, e))?;
     chart
         .configure_mesh()
@@ -141,4 +158,24 @@ pub fn plot_weights(
             .map_err(|e| plot_err(path, e))?;
     }
     root.present().map_err(|e| plot_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_y_range_fits_the_data() {
+        // 0.25..0.40: span 0.15, pad 0.015 → raised to 0.02.
+        let (lo, hi) = fitted_range([0.25, 0.40, f64::NAN, 0.3].into_iter());
+        assert!(
+            (lo - 0.23).abs() < 1e-12 && (hi - 0.42).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        // 0.0..0.9: span 0.9, pad 0.09, clipped below at 0.
+        let (lo, hi) = fitted_range([0.0, 0.9].into_iter());
+        assert!(lo == 0.0 && (hi - 0.99).abs() < 1e-12, "{lo} {hi}");
+        assert_eq!(fitted_range(std::iter::empty()), (0.0, 1.0));
+        assert_eq!(fitted_range([f64::NAN].into_iter()), (0.0, 1.0));
+    }
 }
