@@ -39,6 +39,8 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move_where_they_have_signa
         "global_accuracy.png",
         "weights_fedavg.png",
         "weights_fedmoa.png",
+        "satisfaction_fedavg.png",
+        "satisfaction_fedmoa.png",
     ] {
         let bytes = std::fs::read(dir.path().join("quickstart-quick").join(file)).unwrap();
         assert!(

@@ -64,7 +64,7 @@ pub fn plot_curves(
         .x_labels(n.min(11))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("round (0 = warm start)")
-        .y_desc("accuracy")
+        .y_desc("share of test prompts")
         .draw()
         .map_err(|e| plot_err(path, e))?;
     for (i, (label, values)) in curves.iter().enumerate() {

@@ -162,6 +162,35 @@ pub fn write_outputs(
         written.push(path);
         written.push(png);
     }
+
+    for run in runs.iter().filter(|r| r.seed_index == 0) {
+        // Round 0 (the warm start) has no satisfaction figures: the curves start at round 1.
+        let curves: Vec<(String, Vec<f64>)> = run
+            .result
+            .satisfaction_curve
+            .iter()
+            .map(|(id, values)| {
+                let points = std::iter::once(f64::NAN).chain(values.iter().copied());
+                (id.clone(), points.collect())
+            })
+            .collect();
+        if curves.is_empty() {
+            continue;
+        }
+        let path = dir.join(format!("satisfaction_{}.svg", run.arm.name()));
+        plot_curves(
+            &path,
+            &format!(
+                "objective satisfaction per round ({}, seed 0)",
+                run.arm.name()
+            ),
+            &curves,
+        )?;
+        let png = path.with_extension("png");
+        svg_to_png(&path, &png)?;
+        written.push(path);
+        written.push(png);
+    }
     Ok(written)
 }
 

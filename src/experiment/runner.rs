@@ -219,6 +219,29 @@ fn objective_name(plugin: &fedmoa_rewards::PluginConfig) -> String {
         .to_string()
 }
 
+/// Each objective's global satisfaction after every round (NaN for a round without it).
+fn satisfaction_curve(history: &[RoundSummary]) -> BTreeMap<String, Vec<f64>> {
+    let objectives: std::collections::BTreeSet<&str> = history
+        .iter()
+        .flat_map(|r| r.eval.keys().filter_map(|k| k.strip_prefix("sat_")))
+        .collect();
+    objectives
+        .into_iter()
+        .map(|id| {
+            let curve = history
+                .iter()
+                .map(|r| {
+                    r.eval
+                        .get(&format!("sat_{id}"))
+                        .copied()
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            (id.to_string(), curve)
+        })
+        .collect()
+}
+
 /// An arm's [`ArmResult`] from its round summaries (the last round's global evaluation,
 /// each client's most recent reported accuracy).
 pub fn summarise_arm(history: &[RoundSummary], secs: f64) -> ArmResult {
@@ -253,6 +276,7 @@ pub fn summarise_arm(history: &[RoundSummary], secs: f64) -> ArmResult {
             .iter()
             .map(|r| r.eval.get("global_acc").copied().unwrap_or(f64::NAN))
             .collect(),
+        satisfaction_curve: satisfaction_curve(history),
         secs,
     }
 }

@@ -25,6 +25,9 @@ pub struct ArmResult {
     pub hypervolume: f64,
     /// Global accuracy after each round.
     pub acc_curve: Vec<f64>,
+    /// Global satisfaction of each objective after each round (as `satisfaction`).
+    #[serde(default)]
+    pub satisfaction_curve: BTreeMap<String, Vec<f64>>,
     /// Wall-clock seconds of the arm.
     pub secs: f64,
 }
