@@ -33,7 +33,7 @@ use crate::rewards::{
 };
 use crate::scenario_difficulty::ScenarioDifficulty;
 use crate::scoring::RewardSet;
-use crate::seeded::rng_for;
+use crate::seeded::{FNV_OFFSET, fnv1a, rng_for};
 use crate::task::{TaskMix, TaskSpec};
 
 /// One client's data and objectives.
@@ -115,7 +115,11 @@ impl ClientSpec {
         let mut dataset = self.mix.build_dataset(seed, n_train, n_valid, n_test)?;
         if self.label_noise > 0.0 {
             for prompt in dataset.train.iter_mut().chain(&mut dataset.validation) {
-                let draw: f64 = rng_for(seed ^ LABEL_NOISE_STREAM, fnv(&prompt.text)).random();
+                let draw: f64 = rng_for(
+                    seed ^ LABEL_NOISE_STREAM,
+                    fnv1a(FNV_OFFSET, prompt.text.as_bytes()),
+                )
+                .random();
                 if let (true, Reference::Number { value }) =
                     (draw < f64::from(self.label_noise), &mut prompt.reference)
                 {
@@ -271,13 +275,6 @@ impl Scenario {
 
 /// Mixed into the data seed for the label-noise draws ("noise").
 const LABEL_NOISE_STREAM: u64 = 0x006e_6f69_7365;
-
-/// FNV-1a of a prompt text: the stream of its label-noise draw.
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
 
 /// Format objective: strict for even `i`, with partial credit 0.5 for odd `i`.
 fn format_config(i: usize) -> RewardConfig {

@@ -11,6 +11,16 @@ pub fn rng_for(seed: u64, stream: u64) -> ChaCha8Rng {
     rng
 }
 
+/// FNV-1a's offset basis: the hash of no bytes.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a continued over `bytes` from `hash` (start from [`FNV_OFFSET`]).
+pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A uniformly chosen element of a non-empty slice.
 ///
 /// Callers pass constant word lists or validated, non-empty config lists.

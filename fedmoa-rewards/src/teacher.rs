@@ -28,6 +28,7 @@ use fedmoa_core::{ConfigError, Prompt, require_in_range};
 use serde::{Deserialize, Serialize};
 
 use crate::completion::{ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, canonical_whitespace};
+use crate::seeded::{FNV_OFFSET, fnv1a};
 
 /// Settings of the fallible teacher (`[teacher]` in the quickstart's TOML). The default is
 /// a perfect teacher: every solution is returned as generated.
@@ -93,15 +94,6 @@ impl TeacherConfig {
             require_in_range(field, f64::from(value), 0.0, 1.0)?;
         }
         Ok(())
-    }
-
-    /// Whether the teacher writes every solution as generated.
-    pub fn is_perfect(&self) -> bool {
-        *self
-            == Self {
-                seed: self.seed,
-                ..Self::default()
-            }
     }
 
     /// Whether the teacher holds a misconception about the fact `reasoning`.
@@ -237,15 +229,12 @@ fn shift_result(think: &str, answer: &str, delta: i64) -> String {
 /// A uniform number in `[0, 1)` from the seed and the parts (FNV-1a, then a SplitMix64
 /// finaliser), the same on every machine.
 fn unit(seed: u64, parts: &[&[u8]]) -> f64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    for part in parts {
-        for &byte in *part {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    // Each part is followed by a 0xff byte, which UTF-8 text never holds, so that
+    // ("ab", "c") and ("a", "bc") hash apart.
+    let mut hash = parts.iter().fold(
+        FNV_OFFSET ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        |hash, part| fnv1a(fnv1a(hash, part), &[0xff]),
+    );
     hash ^= hash >> 30;
     hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     hash ^= hash >> 27;
@@ -274,7 +263,6 @@ mod tests {
     #[test]
     fn the_default_teacher_is_perfect() {
         let teacher = TeacherConfig::default();
-        assert!(teacher.is_perfect());
         let p = prompt("a", SOLUTION);
         assert_eq!(teacher.teach(&p), p);
     }
