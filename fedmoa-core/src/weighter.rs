@@ -6,7 +6,8 @@ use thiserror::Error;
 /// What a weighter needs the trainer to compute each step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signals {
-    /// Per-objective GRPO gradients and their dot products (costs K+1 backward passes).
+    /// Per-objective GRPO gradients and their dot products (up to one extra forward and
+    /// backward pass per objective with signal; see `docs/WEIGHTING.md`).
     pub gradient_dots: bool,
 }
 

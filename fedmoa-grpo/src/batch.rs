@@ -129,6 +129,40 @@ impl SequenceBatch {
         self.left_pad.len()
     }
 
+    /// The batch of rows `rows` (in that order), with the same prompt and completion widths
+    /// so that every row is laid out exactly as here: a pass over a few rows then computes
+    /// what the whole batch computes for them.
+    ///
+    /// # Errors
+    /// [`GrpoError::Input`] when `rows` is empty or names a row out of range.
+    pub fn select_rows(&self, rows: &[usize]) -> Result<Self, GrpoError> {
+        if rows.is_empty() {
+            return Err(GrpoError::Input("no row selected".into()));
+        }
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.n_rows()) {
+            return Err(GrpoError::Input(format!(
+                "row {bad} selected from a batch of {} rows",
+                self.n_rows()
+            )));
+        }
+        let width = self.prompt_width + self.completion_width;
+        let c = self.completion_width;
+        Ok(Self {
+            tokens: rows
+                .iter()
+                .flat_map(|&r| self.tokens[r * width..(r + 1) * width].iter().copied())
+                .collect(),
+            left_pad: rows.iter().map(|&r| self.left_pad[r]).collect(),
+            prompt_width: self.prompt_width,
+            completion_width: c,
+            completion_mask: rows
+                .iter()
+                .flat_map(|&r| self.completion_mask[r * c..(r + 1) * c].iter().copied())
+                .collect(),
+            completion_lens: rows.iter().map(|&r| self.completion_lens[r]).collect(),
+        })
+    }
+
     /// The model input: every column but the last, `[n_rows, P + C − 1]`.
     pub fn input_tensor(&self, device: &Device) -> Tensor<2, Int> {
         let width = self.prompt_width + self.completion_width;
@@ -198,6 +232,65 @@ mod tests {
         assert_eq!(inp, [1, 2, 4, 0, 0, 3, 5, 6]);
         let tgt: Vec<i64> = b.target_tensor(&dev).into_data().iter::<i64>().collect();
         assert_eq!(tgt, [4, 0, 0, 5, 6, 7]);
+    }
+
+    #[test]
+    fn selected_rows_keep_their_layout() {
+        let b =
+            SequenceBatch::new(&[&[1, 2], &[3], &[8]], &[&[4], &[5, 6, 7], &[9, 9]], 0).unwrap();
+        let s = b.select_rows(&[2, 0]).unwrap();
+        assert_eq!((s.prompt_width, s.completion_width), (2, 3));
+        assert_eq!(s.tokens, [0, 8, 9, 9, 0, 1, 2, 4, 0, 0]);
+        assert_eq!(s.left_pad, [1, 0]);
+        assert_eq!(s.completion_mask, [1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(s.completion_lens, [2, 1]);
+        assert!(b.select_rows(&[]).is_err());
+        assert!(b.select_rows(&[3]).is_err());
+    }
+
+    /// Rows are independent in the forward pass: the logits of selected rows equal those
+    /// rows of the whole batch's logits.
+    #[test]
+    fn a_row_subset_computes_the_same_logits() {
+        let dev = Device::flex();
+        let model = crate::TinyLmConfig {
+            vocab_size: 16,
+            d_model: 16,
+            n_layers: 2,
+            n_heads: 2,
+            n_kv_heads: 1,
+            d_hidden: 32,
+            max_seq_len: 16,
+            ..Default::default()
+        }
+        .init_seeded(&dev, 3)
+        .unwrap();
+        let b = SequenceBatch::new(
+            &[&[1, 2, 3], &[4], &[5, 6]],
+            &[&[7, 8], &[9, 10, 11], &[12]],
+            0,
+        )
+        .unwrap();
+        let full: Vec<f32> = b
+            .completion_logits(&model, &dev)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let s = b.select_rows(&[2, 0]).unwrap();
+        let sub: Vec<f32> = s
+            .completion_logits(&model, &dev)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let row = full.len() / 3;
+        for (k, &r) in [2usize, 0].iter().enumerate() {
+            for (a, e) in sub[k * row..(k + 1) * row]
+                .iter()
+                .zip(&full[r * row..(r + 1) * row])
+            {
+                assert!((a - e).abs() < 1e-5, "row {r}: {a} vs {e}");
+            }
+        }
     }
 
     #[test]

@@ -252,3 +252,129 @@ fn dynamic_sampling_replaces_groups_without_primary_variance() {
         );
     }
 }
+
+/// The digit rewards with objective 1 replaced by `always`, saturated on every completion.
+fn rewards_with_a_saturated_objective() -> Vec<Box<dyn fedmoa_core::RewardFn>> {
+    let mut r = digit_rewards();
+    r[1] = Box::new(fedmoa_core::FnReward::new(
+        "always",
+        fedmoa_core::RewardRange::UNIT,
+        |_: &fedmoa_core::Prompt, _: &str| 1.0,
+    ));
+    r
+}
+
+/// A hypergradient weighter whose step β_w = 0 keeps the weights at their initial values.
+fn frozen_hypergradient() -> Box<dyn fedmoa_core::ObjectiveWeighter> {
+    fedmoa_core::weighting::WeighterConfig::Hypergradient(
+        fedmoa_core::weighting::HypergradientConfig {
+            beta_w: 0.0,
+            ..Default::default()
+        },
+    )
+    .build(2)
+    .expect("frozen hypergradient")
+}
+
+/// Objective `always` is saturated on every completion, so its advantages are all zero and
+/// its gradient pass is skipped: each step runs one pass per objective that has variance.
+#[test]
+fn objectives_without_signal_cost_no_gradient_pass() {
+    let mut trainer = toy_trainer(
+        rewards_with_a_saturated_objective(),
+        hypergradient(2),
+        toy_config(4),
+    );
+    let metrics = trainer.run_steps(4, 5, None).unwrap();
+    for m in &metrics {
+        assert_eq!(m["zero_std_frac/always"], 1.0);
+        let primary_active = f64::from(u8::from(m["zero_std_frac/seven"] < 1.0));
+        assert_eq!(m["objective_passes"], primary_active, "{m:?}");
+        assert_eq!(m["weighter_error"], 0.0);
+    }
+    assert!(metrics.iter().any(|m| m["objective_passes"] == 1.0));
+}
+
+/// A weighter that asks for per-objective gradients but keeps its weights fixed trains the
+/// same model as fixed weights, whichever way the update's gradient is formed: Σ_k w_k g_k
+/// with the skipped g_k = 0 (β = 0), a separate backward of the whole loss (β > 0, the
+/// default), or with the KL folded into g_0 (β > 0, `kl_in_primary_gradient = true`).
+#[test]
+fn the_update_from_objective_gradients_equals_the_direct_backward() {
+    for (beta, fold) in [(0.0, true), (0.04, true), (0.04, false)] {
+        let mut config = toy_config(2);
+        config.grpo.beta = beta;
+        config.kl_in_primary_gradient = fold;
+        let mut via_passes = toy_trainer(
+            rewards_with_a_saturated_objective(),
+            frozen_hypergradient(),
+            config.clone(),
+        );
+        let mut direct = toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);
+        let global = direct.policy().to_param_set().unwrap();
+        let a = via_passes.train(&global, &RoundPlan::new(1, 3)).unwrap();
+        let b = direct.train(&global, &RoundPlan::new(1, 3)).unwrap();
+        let m = &a.step_metrics[1];
+        // The primary pass runs when its advantages have signal, and always when it carries
+        // the KL term; `always` never gets a pass.
+        let expected = if beta > 0.0 && fold {
+            1.0
+        } else {
+            f64::from(u8::from(m["zero_std_frac/seven"] < 1.0))
+        };
+        assert_eq!(m["objective_passes"], expected, "β {beta}, fold {fold}");
+        if beta > 0.0 {
+            assert!(m["kl"] > 0.0 && (m["kl"] - b.step_metrics[1]["kl"]).abs() < 1e-6);
+        }
+        let gap = a.delta.sub(&b.delta).unwrap().norm();
+        assert!(b.delta.norm() > 0.0);
+        assert!(
+            gap < 1e-3 * b.delta.norm(),
+            "β {beta}, fold {fold}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {}",
+            b.delta.norm()
+        );
+    }
+}
+
+/// An auxiliary objective's pass covers only the rows where its advantage is non-zero, with
+/// the whole batch's normalisers (every row for `bnpo`, which normalises per micro-batch):
+/// the update still equals the direct backward of the weighted loss, for every loss type.
+#[test]
+fn auxiliary_passes_over_signal_rows_give_the_exact_update() {
+    use fedmoa_grpo::grpo::LossType;
+    let mut subsets = 0;
+    for loss_type in [
+        LossType::Dapo,
+        LossType::Grpo,
+        LossType::DrGrpo,
+        LossType::Bnpo,
+    ] {
+        for seed in 0..3 {
+            let mut config = toy_config(1);
+            config.grpo.loss_type = loss_type;
+            config.grpo.beta = 0.04;
+            config.grpo.seed = 40 + seed;
+            let mut via_passes =
+                toy_trainer(digit_rewards(), frozen_hypergradient(), config.clone());
+            let mut direct = toy_trainer(digit_rewards(), fixed(2), config);
+            let global = direct.policy().to_param_set().unwrap();
+            let a = via_passes.train(&global, &RoundPlan::new(1, seed)).unwrap();
+            let b = direct.train(&global, &RoundPlan::new(1, seed)).unwrap();
+            let rows = a.step_metrics[0]["objective_pass_rows"];
+            if rows.fract() != 0.0 {
+                assert_ne!(loss_type, LossType::Bnpo, "bnpo must not use a subset");
+                subsets += 1;
+            }
+            let gap = a.delta.sub(&b.delta).unwrap().norm();
+            assert!(
+                gap < 1e-3 * b.delta.norm(),
+                "{loss_type:?} seed {seed}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {} (rows {rows})",
+                b.delta.norm()
+            );
+        }
+    }
+    assert!(
+        subsets > 0,
+        "no step had an auxiliary pass over a row subset"
+    );
+}

@@ -303,10 +303,16 @@ fn denominators(column: &[Option<f64>], size: usize, scale: ScaleRewards) -> Vec
     }
 }
 
-/// `(x − group mean) / denominator` for present values, 0 for absent ones.
+/// `(x − group mean) / denominator` for present values, 0 for absent ones. A group whose
+/// present values are all equal gets exactly 0 (not the rounding residue of `x − mean`), so
+/// that an objective without signal has an all-zero advantage column and the trainer can
+/// skip its gradient pass.
 fn centred(column: &[Option<f64>], size: usize, denominators: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; column.len()];
     for (g, &den) in denominators.iter().enumerate() {
+        if all_equal(group(column, g, size)) {
+            continue;
+        }
         let mean = mean_std(group(column, g, size)).0;
         for j in g * size..(g + 1) * size {
             if let Some(x) = column[j] {
@@ -336,9 +342,20 @@ fn batch_normalise(
     };
     let den =
         mean_std(sum.iter().zip(scored).filter(|(_, s)| **s).map(|(x, _)| *x)).1 + STD_EPSILON;
-    let whole_batch = |column: &[f64]| centred(&present(column), column.len(), &[den]);
-    let total = whole_batch(sum);
-    let per_objective = per_objective.iter().map(|c| whole_batch(c)).collect();
+    let total = centred(&present(sum), sum.len(), &[den]);
+    // Each component column is group-centred, so its batch mean is 0 and rescaling it by
+    // the same denominator keeps Σ_k w_k C_k = total; not re-centring it keeps the exact
+    // zeros of groups without signal (a rounding residue of the mean would fill them).
+    let per_objective = per_objective
+        .iter()
+        .map(|column| {
+            column
+                .iter()
+                .zip(scored)
+                .map(|(&x, &s)| if s { x / den } else { 0.0 })
+                .collect()
+        })
+        .collect();
     (total, per_objective)
 }
 

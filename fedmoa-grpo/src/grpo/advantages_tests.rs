@@ -459,3 +459,49 @@ proptest! {
         prop_assert_eq!(a.per_objective, b.per_objective);
     }
 }
+
+/// A group whose rewards are all equal gets exactly 0, even where `x − mean` would leave a
+/// rounding residue (the f64 mean of seven 0.1s can differ from 0.1 in its last bit): an objective without signal has an
+/// all-zero column, so the trainer can skip its gradient pass without changing the step.
+#[test]
+fn constant_groups_get_exactly_zero_advantage() {
+    // Objective 1: group 0 constant (0.1 × 7), group 1 varied; objective 2: constant.
+    let varied = [0.0f32, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
+    let half: Vec<f32> = [0.1f32; 7].iter().chain(&varied).copied().collect();
+    let both: Vec<f32> = varied.iter().chain(&varied).copied().collect();
+    let constant = vec![0.1f32; 14];
+    for mode in [AdvantageMode::Decoupled, AdvantageMode::SumThenNormalize] {
+        for scale in [
+            ScaleRewards::Group,
+            ScaleRewards::Batch,
+            ScaleRewards::Unscaled,
+        ] {
+            for normalize_after_sum in [false, true] {
+                let settings = AdvantageSettings {
+                    mode,
+                    scale,
+                    normalize_after_sum,
+                };
+                let adv = compute_advantages(
+                    &[both.clone(), half.clone(), constant.clone()],
+                    &[0.4, 0.3, 0.3],
+                    &[1.0, 1.0, 1.0],
+                    7,
+                    settings,
+                )
+                .unwrap();
+                let what = format!("{mode:?} {scale:?} {normalize_after_sum}");
+                assert!(adv.per_objective[2].iter().all(|&a| a == 0.0), "{what}");
+                assert!(
+                    adv.per_objective[1][..7].iter().all(|&a| a == 0.0),
+                    "{what}"
+                );
+                assert!(
+                    adv.per_objective[1][7..].iter().any(|&a| a != 0.0),
+                    "{what}"
+                );
+                assert!(adv.per_objective[0].iter().all(|&a| a != 0.0), "{what}");
+            }
+        }
+    }
+}

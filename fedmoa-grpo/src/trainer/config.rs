@@ -21,6 +21,14 @@ pub struct GrpoTrainerConfig {
     pub max_eval_prompts: Option<usize>,
     /// Compute backend (default Flex; `BURN_DEVICE` overrides it when set).
     pub device: DeviceChoice,
+    /// With β > 0 and a weighter that asks for per-objective gradients, fold the KL term
+    /// into the primary objective's gradient, `g_0 = ∇(L_0 + (β / w_0) · KL)`, so that
+    /// `Σ_k w_k g_k` is the update's gradient and the step saves the forward and backward of
+    /// a separate update pass (default false). The weighter then sees the KL-regularised
+    /// primary loss: on a step where the primary reward has no variance, `g_0` is the KL's
+    /// pull alone, and the cosine-normalised hypergradient treats it as full-size primary
+    /// signal. The default keeps the paper's `g_0 = ∇L_0`.
+    pub kl_in_primary_gradient: bool,
 }
 
 impl Default for GrpoTrainerConfig {
@@ -31,6 +39,7 @@ impl Default for GrpoTrainerConfig {
             eval_batch_size: 64,
             max_eval_prompts: None,
             device: DeviceChoice::Flex,
+            kl_in_primary_gradient: false,
         }
     }
 }

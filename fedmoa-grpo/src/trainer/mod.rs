@@ -18,6 +18,7 @@ mod data;
 mod dynamic_sampling;
 mod eval;
 mod grads;
+mod objective_passes;
 mod scoring;
 mod step;
 

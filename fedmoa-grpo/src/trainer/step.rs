@@ -8,11 +8,12 @@ use burn::prelude::*;
 use fedmoa_core::{Prompt, StepSignals, axpy_slice};
 
 use super::dynamic_sampling::SampledGroups;
+use super::objective_passes::{PassInputs, PrimaryKl};
 use super::{GrpoTrainer, ProximalAnchor, score_completions};
 use crate::batch::SequenceBatch;
 use crate::grpo::{
-    AdvantageSettings, LossInputs, LossSettings, compute_advantages, entropy, flatten_gradients,
-    grpo_loss, token_logprobs, unflatten_gradients,
+    AdvantageSettings, LossInputs, LossSettings, compute_advantages, entropy, grpo_loss,
+    token_logprobs, unflatten_gradients,
 };
 use crate::sampling::{Completion, Sampler};
 use crate::{GrpoError, Policy};
@@ -100,55 +101,67 @@ impl<P: Policy> GrpoTrainer<P> {
             |a: &[f32]| Tensor::<1>::from_data(TensorData::new(a.to_vec(), [n]), &train_dev);
 
         // 5. Per-objective gradients g_k(θ_t) for the weighter, only when it asks.
+        let pass_inputs = PassInputs {
+            batch: &rollout.batch,
+            targets: targets.clone(),
+            mask: mask.clone(),
+            host_mask: &rollout.mask,
+            inv_temp,
+        };
         let mut grad_secs = 0.0;
-        let mut first_pass: Option<(Tensor<2>, f64)> = None;
-        let mut per_objective = Vec::new();
-        let gradients = if self.weighter.needs().gradient_dots {
-            let tg = Instant::now();
-            for a_k in &adv.per_objective {
-                let logits = rollout
-                    .batch
-                    .completion_logits(&self.policy, &train_dev)
-                    .mul_scalar(inv_temp);
-                if first_pass.is_none() {
-                    let h = entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>();
-                    let lp = token_logprobs(logits.clone().detach(), targets.clone())?;
-                    first_pass = Some((lp, f64::from(h)));
-                }
-                let lp = token_logprobs(logits, targets.clone())?;
-                let out = grpo_loss(
-                    LossInputs {
-                        old_logprobs: lp.clone().detach(),
-                        logprobs: lp,
-                        ref_logprobs: None,
-                        mask: mask.clone(),
-                        advantages: advantages(a_k),
-                        batch_totals: None,
-                    },
-                    &settings.without_kl(),
-                )?;
-                let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
-                per_objective.push(flatten_gradients(&self.policy, &grads));
+        let mut objective_passes = 0;
+        let mut objective_rows = 0.0;
+        let mut per_objective = None;
+        let mut first_forward = None;
+        // With β > 0 the KL term joins the primary pass (β / w_0) when configured and w_0 > 0,
+        // so that Σ_k w_k g_k is the update's gradient.
+        let primary_kl = match (&ref_lp, weights.first()) {
+            (Some(ref_logprobs), Some(&w0)) if self.config.kl_in_primary_gradient && w0 > 0.0 => {
+                Some(PrimaryKl {
+                    ref_logprobs: ref_logprobs.clone(),
+                    beta: grpo.beta / f64::from(w0),
+                })
             }
-            grad_secs = tg.elapsed().as_secs_f64();
-            Some(self.history.signals(per_objective.clone())?)
+            _ => None,
+        };
+        let gradients_are_the_update =
+            grpo.num_iterations == 1 && (grpo.beta == 0.0 || primary_kl.is_some());
+        let gradients = if self.weighter.needs().gradient_dots {
+            let passes = self.objective_passes(
+                &pass_inputs,
+                &adv.per_objective,
+                &settings,
+                primary_kl.as_ref(),
+            )?;
+            grad_secs = passes.secs;
+            objective_passes = passes.passes;
+            objective_rows = passes.rows;
+            first_forward = passes.first_forward;
+            let signals = self.history.signals(passes.grads.clone())?;
+            per_objective = Some(passes.grads);
+            Some(signals)
         } else {
             None
         };
 
-        // 6a. Without KL and with one inner iteration the update's gradient is exactly
-        // Σ_k w_k g_k (the loss is linear in the advantage and ρ = 1): reuse it.
+        // 6a. With one inner iteration, and without KL or with the KL folded into g_0, the
+        // update's gradient is exactly Σ_k w_k g_k (the loss is linear in the advantage and
+        // ρ = 1): reuse it.
         let mut last = None;
         let mut entropy_value = 0.0;
         let mut lr = 0.0;
         let mut grad_norm = 0.0;
         let mut iterations = grpo.num_iterations;
-        if let (Some((lp, h)), true) = (&first_pass, grpo.beta == 0.0 && grpo.num_iterations == 1) {
+        if let (Some(per_objective), true) = (&per_objective, gradients_are_the_update) {
+            let (lp, h) = match first_forward.take() {
+                Some(forward) => forward,
+                None => self.detached_forward(&pass_inputs)?,
+            };
             let out = grpo_loss(
                 LossInputs {
                     logprobs: lp.clone(),
-                    old_logprobs: lp.clone(),
-                    ref_logprobs: None,
+                    old_logprobs: lp,
+                    ref_logprobs: ref_lp.clone(),
                     mask: mask.clone(),
                     advantages: advantages(&adv.total),
                     batch_totals: None,
@@ -156,7 +169,7 @@ impl<P: Policy> GrpoTrainer<P> {
                 &settings,
             )?;
             let mut combined = vec![0.0f32; per_objective.first().map_or(0, Vec::len)];
-            for (w, g) in weights.iter().zip(&per_objective) {
+            for (w, g) in weights.iter().zip(per_objective) {
                 axpy_slice(&mut combined, *w, g);
             }
             let mut grads = unflatten_gradients(&self.policy, &combined)?;
@@ -167,7 +180,7 @@ impl<P: Policy> GrpoTrainer<P> {
             self.policy = policy;
             lr = step.lr;
             grad_norm = step.grad_norm;
-            entropy_value = *h;
+            entropy_value = h;
             last = Some((out.loss.into_scalar::<f32>(), out.stats));
             iterations = 0;
         }
@@ -280,6 +293,8 @@ impl<P: Policy> GrpoTrainer<P> {
         );
         m.insert("sample_secs".into(), sample_secs);
         m.insert("objective_grad_secs".into(), grad_secs);
+        m.insert("objective_passes".into(), objective_passes as f64);
+        m.insert("objective_pass_rows".into(), objective_rows);
         m.insert("step_secs".into(), t0.elapsed().as_secs_f64());
         m.insert("step".into(), step_index as f64);
         Ok(m)

@@ -1,0 +1,236 @@
+//! Stage 5 of a step: the per-objective gradients `g_k(θ_t)` a weighter asks for.
+//!
+//! `g_k` is the gradient of the GRPO loss (without KL, ρ = 1) with objective k's advantage
+//! components alone. The loss is linear in the advantages, so an objective whose advantages
+//! are all zero (every group saturated, or no variance at all) has `g_k = 0` exactly and
+//! needs no forward and backward pass; likewise a completion whose advantage for objective k
+//! is zero adds nothing to `g_k`, so an auxiliary objective's pass runs over the rows where
+//! its advantage is non-zero only, with the whole batch's normalisers ([`BatchTotals`]).
+//! Auxiliary objectives saturate as training goes on (that is what the hypergradient weighter
+//! exploits), so their passes shrink to the few groups that still have variance.
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+use super::GrpoTrainer;
+use crate::batch::SequenceBatch;
+use crate::grpo::{
+    BatchTotals, LossInputs, LossSettings, LossType, entropy, flatten_gradients, grpo_loss,
+    token_logprobs, trainable_len,
+};
+use crate::{GrpoError, Policy};
+
+/// The per-objective gradients of one step and what their first forward measured.
+pub(super) struct ObjectivePasses {
+    /// `g_k(θ_t)` per objective, flattened over the trainable parameters (zeros for an
+    /// objective without advantage).
+    pub grads: Vec<Vec<f32>>,
+    /// The detached token log-probs and mean entropy of the first forward, when one ran.
+    pub first_forward: Option<(Tensor<2>, f64)>,
+    /// Forward + backward passes run (objectives with a non-zero advantage).
+    pub passes: usize,
+    /// Rows processed by the passes, in units of the whole batch (1.0 = one full pass).
+    pub rows: f64,
+    /// Wall-clock seconds of the passes.
+    pub secs: f64,
+}
+
+/// Whether an advantage column is all zeros, so that its gradient is exactly zero.
+pub(crate) fn has_no_signal(advantages: &[f32]) -> bool {
+    advantages.iter().all(|&a| a == 0.0)
+}
+
+/// The tensors a loss pass over one rollout needs, on the autodiff device.
+pub(super) struct PassInputs<'a> {
+    /// The prompt + completion tokens.
+    pub batch: &'a SequenceBatch,
+    /// Target token ids of the completion columns.
+    pub targets: Tensor<2, Int>,
+    /// Loss mask, `[n_rows, C]`.
+    pub mask: Tensor<2>,
+    /// The same loss mask on the host, row-major.
+    pub host_mask: &'a [f32],
+    /// 1 / sampling temperature.
+    pub inv_temp: f64,
+}
+
+/// The rows of a rollout that carry one objective's signal.
+struct RowSubset {
+    /// Their indices in the rollout.
+    rows: Vec<usize>,
+    /// The sub-batch of those rows.
+    batch: SequenceBatch,
+    /// Their loss mask, row-major.
+    mask: Vec<f32>,
+    /// The whole rollout's normalisers.
+    totals: BatchTotals,
+}
+
+/// The KL term folded into the primary objective's pass: the reference log-probs and its
+/// weight `β / w_0` there.
+pub(super) struct PrimaryKl {
+    /// Token log-probs of the reference model on the rollout (detached).
+    pub ref_logprobs: Tensor<2>,
+    /// `β / w_0`.
+    pub beta: f64,
+}
+
+impl<P: Policy> GrpoTrainer<P> {
+    /// One forward + backward per objective with a non-zero advantage column, and always
+    /// one for the primary objective when `primary_kl` folds the KL term into it.
+    pub(super) fn objective_passes(
+        &self,
+        inputs: &PassInputs<'_>,
+        per_objective: &[Vec<f32>],
+        settings: &LossSettings,
+        primary_kl: Option<&PrimaryKl>,
+    ) -> Result<ObjectivePasses, GrpoError> {
+        let start = Instant::now();
+        let train_dev = self.device.clone().autodiff();
+        let n = inputs.batch.n_rows();
+        let len = trainable_len(&self.policy);
+        let mut first_forward = None;
+        let mut passes = 0;
+        let mut rows = 0.0;
+        let mut grads = Vec::with_capacity(per_objective.len());
+        for (k, a_k) in per_objective.iter().enumerate() {
+            let kl = primary_kl.filter(|_| k == 0);
+            if kl.is_none() && has_no_signal(a_k) {
+                grads.push(vec![0.0; len]);
+                continue;
+            }
+            // An auxiliary objective's pass covers only the rows that carry its signal.
+            let subset = (k > 0)
+                .then(|| self.signal_rows(inputs, a_k, settings))
+                .transpose()?
+                .flatten();
+            let (batch, targets, mask, advantages, totals) = match &subset {
+                Some(sub) => (
+                    &sub.batch,
+                    sub.batch.target_tensor(&train_dev),
+                    Tensor::<2>::from_data(
+                        TensorData::new(
+                            sub.mask.clone(),
+                            [sub.rows.len(), sub.batch.completion_width],
+                        ),
+                        &train_dev,
+                    ),
+                    sub.rows.iter().map(|&r| a_k[r]).collect::<Vec<f32>>(),
+                    Some(sub.totals),
+                ),
+                None => (
+                    inputs.batch,
+                    inputs.targets.clone(),
+                    inputs.mask.clone(),
+                    a_k.clone(),
+                    None,
+                ),
+            };
+            let n_rows = batch.n_rows();
+            let logits = batch
+                .completion_logits(&self.policy, &train_dev)
+                .mul_scalar(inputs.inv_temp);
+            if first_forward.is_none() && subset.is_none() {
+                let h = entropy(logits.clone().detach(), mask.clone())?;
+                let lp = token_logprobs(logits.clone().detach(), targets.clone())?;
+                first_forward = Some((lp, f64::from(h.into_scalar::<f32>())));
+            }
+            let lp = token_logprobs(logits, targets)?;
+            let out = grpo_loss(
+                LossInputs {
+                    old_logprobs: lp.clone().detach(),
+                    logprobs: lp,
+                    ref_logprobs: kl.map(|kl| kl.ref_logprobs.clone()),
+                    mask,
+                    advantages: Tensor::<1>::from_data(
+                        TensorData::new(advantages, [n_rows]),
+                        &train_dev,
+                    ),
+                    batch_totals: totals,
+                },
+                &match kl {
+                    Some(kl) => LossSettings {
+                        beta: kl.beta,
+                        ..*settings
+                    },
+                    None => settings.without_kl(),
+                },
+            )?;
+            let g = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+            grads.push(flatten_gradients(&self.policy, &g));
+            passes += 1;
+            rows += n_rows as f64 / n as f64;
+        }
+        Ok(ObjectivePasses {
+            grads,
+            first_forward,
+            passes,
+            rows,
+            secs: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The rows of `inputs` where `advantages` is non-zero, as a sub-batch with the whole
+    /// batch's loss normalisers; `None` when every row carries signal, or when the loss type
+    /// normalises by this (micro-)batch's own token count (`bnpo`), which a subset would
+    /// change.
+    fn signal_rows(
+        &self,
+        inputs: &PassInputs<'_>,
+        advantages: &[f32],
+        settings: &LossSettings,
+    ) -> Result<Option<RowSubset>, GrpoError> {
+        let rows: Vec<usize> = (0..advantages.len())
+            .filter(|&r| advantages[r] != 0.0)
+            .collect();
+        let tokens: f64 = inputs.host_mask.iter().map(|&m| f64::from(m)).sum();
+        if rows.len() == advantages.len() || settings.loss_type == LossType::Bnpo || tokens <= 0.0 {
+            return Ok(None);
+        }
+        let c = inputs.batch.completion_width;
+        Ok(Some(RowSubset {
+            batch: inputs.batch.select_rows(&rows)?,
+            mask: rows
+                .iter()
+                .flat_map(|&r| inputs.host_mask[r * c..(r + 1) * c].iter().copied())
+                .collect(),
+            totals: BatchTotals {
+                sequences: advantages.len(),
+                tokens,
+            },
+            rows,
+        }))
+    }
+
+    /// The detached token log-probs and mean entropy of the current policy on `inputs`,
+    /// without a backward pass (for a step whose objectives all lack signal).
+    pub(super) fn detached_forward(
+        &self,
+        inputs: &PassInputs<'_>,
+    ) -> Result<(Tensor<2>, f64), GrpoError> {
+        let train_dev = self.device.clone().autodiff();
+        let logits = inputs
+            .batch
+            .completion_logits(&self.policy, &train_dev)
+            .mul_scalar(inputs.inv_temp)
+            .detach();
+        let h = entropy(logits.clone(), inputs.mask.clone())?;
+        let lp = token_logprobs(logits, inputs.targets.clone())?;
+        Ok((lp, f64::from(h.into_scalar::<f32>())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_no_signal;
+
+    #[test]
+    fn only_an_all_zero_column_has_no_signal() {
+        assert!(has_no_signal(&[0.0, 0.0, -0.0]));
+        assert!(has_no_signal(&[]));
+        assert!(!has_no_signal(&[0.0, 1e-30, 0.0]));
+        assert!(!has_no_signal(&[f32::NAN]));
+    }
+}
