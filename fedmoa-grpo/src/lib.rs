@@ -14,6 +14,29 @@
 //! - [`grpo`]: GRPO config, advantages, loss, per-objective gradient signals, optimizer.
 //! - [`trainer`]: [`GrpoTrainer`], the `fedmoa_core::LocalTrainer` of a client.
 //!
+//! # One client in a few lines
+//!
+//! [`GrpoTrainer::builder`] takes a policy and its tokenizer; add rewards (the first is the
+//! primary objective) and data, and [`GrpoTrainer::fit`] trains with no federation around
+//! it. The weighter defaults to fixed equal weights, the settings to TRL's.
+//!
+//! ```
+//! use fedmoa_grpo::{burn::prelude::Device, Dataset, GrpoConfig, GrpoTrainer, TaskTokenizer, TinyLmConfig};
+//! use fedmoa_rewards::{math::{MathFamily, MathGenerator, MathTaskConfig}, rewards::MathAccuracy};
+//!
+//! let prompts = MathGenerator::new(MathTaskConfig::new(vec![MathFamily::AddSub]))?.prompts(40, 0);
+//! let tokenizer = TaskTokenizer::train(prompts.iter().map(|p| &p.text), &Default::default())?;
+//! let model = TinyLmConfig { vocab_size: tokenizer.vocab_size(), ..Default::default() };
+//! let mut trainer = GrpoTrainer::builder(model.init(&Device::flex())?, tokenizer)
+//!     .reward(MathAccuracy::default())
+//!     .data(Dataset::from_prompts(prompts, 4, 4)?)
+//!     .grpo(GrpoConfig { max_completion_length: 16, ..Default::default() })
+//!     .build()?;
+//! let metrics = trainer.fit(2)?; // one map per step: rewards, loss, KL, timings, …
+//! assert_eq!(metrics.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Tutorial: one client, one round
 //!
 //! Warm-start a policy on worked solutions, give it reward plugins (objective 0 is the
@@ -113,11 +136,14 @@ pub mod trainer;
 
 pub use device::DeviceChoice;
 pub use error::GrpoError;
+pub use grpo::GrpoConfig;
 pub use llm_tokenizer::{ChatPromptTokenizer, LlmTokenizer};
 pub use model::{Llama, LlamaConfig, LoraConfig, Policy, TinyLm, TinyLmConfig};
 pub use policy_tokenizer::PolicyTokenizer;
 pub use tokenizer::TaskTokenizer;
-pub use trainer::{Dataset, GrpoTrainer, GrpoTrainerConfig, StepEvent, StepObserver};
+pub use trainer::{
+    Dataset, GrpoTrainer, GrpoTrainerBuilder, GrpoTrainerConfig, StepEvent, StepObserver,
+};
 
 /// The Burn version this crate is built on, re-exported so users name the same types.
 pub use burn;

@@ -13,6 +13,7 @@
 //! step count: that is everything a client carries between rounds, so a resumed federation
 //! is identical to an uninterrupted one.
 
+mod builder;
 mod config;
 mod data;
 mod dynamic_sampling;
@@ -33,6 +34,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+pub use builder::GrpoTrainerBuilder;
 pub use config::GrpoTrainerConfig;
 pub use eval::greedy_texts;
 pub use fedmoa_rewards::Dataset;
@@ -43,6 +45,9 @@ use crate::grpo::{GradientHistory, GrpoOptimizer};
 use crate::sampling::Sampler;
 use crate::{DeviceChoice, GrpoError, Policy, PolicyTokenizer};
 use data::EncodedData;
+
+/// Tag of the sampling seed stream of [`GrpoTrainer::fit`].
+const FIT_STREAM: u64 = 0xF17;
 
 /// What a [`StepObserver`] is told after each local GRPO step.
 #[derive(Debug, Clone, Copy)]
@@ -249,6 +254,24 @@ impl<P: Policy> GrpoTrainer<P> {
                 Ok(metrics)
             })
             .collect()
+    }
+
+    /// Trains this client alone for `steps` GRPO steps (no federation: no global model to
+    /// load, no evaluation) and returns one metrics map per step. Successive calls go on
+    /// where the last one stopped, with a fresh sampling stream derived from the GRPO seed
+    /// and the steps taken so far, so the same seed and calls give the same run.
+    ///
+    /// # Errors
+    /// As [`LocalTrainer::train`].
+    pub fn fit(
+        &mut self,
+        steps: u32,
+    ) -> Result<Vec<std::collections::BTreeMap<String, f64>>, GrpoError> {
+        let seed = fedmoa_core::federation::derive_seed(
+            self.config.grpo.seed,
+            &[FIT_STREAM, self.optimizer.steps_taken()],
+        );
+        self.run_steps(steps, seed, None)
     }
 
     /// The next `n` training prompt indices, cycling through seeded shuffles.

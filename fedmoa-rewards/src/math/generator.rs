@@ -103,6 +103,15 @@ impl MathGenerator {
         &self.config
     }
 
+    /// `n` problems drawn from `seed`, as prompts with ids `m{seed}-{i}` (the same seed
+    /// gives the same prompts).
+    pub fn prompts(&self, n: usize, seed: u64) -> Vec<Prompt> {
+        let mut rng = crate::seeded::rng_for(seed, 0);
+        (0..n)
+            .map(|i| self.generate(&mut rng).to_prompt(format!("m{seed}-{i}")))
+            .collect()
+    }
+
     /// Draws one problem; the same RNG state gives the same problem.
     pub fn generate<R: Rng + ?Sized>(&self, rng: &mut R) -> MathProblem {
         let family = *pick(rng, &self.config.families);
@@ -332,6 +341,11 @@ mod tests {
             .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
+        // `prompts` draws the same problems from stream 0 of the seed.
+        let prompts = g.prompts(20, 3);
+        assert_eq!(prompts.len(), 20);
+        assert_eq!(prompts[7], a[7].to_prompt("m3-7"));
+        assert_ne!(g.prompts(20, 4), prompts);
     }
 
     #[test]
