@@ -62,7 +62,18 @@ rewards = [
 ]
 "#;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Registers a user-written reward plugin, builds a client's reward set from TOML and
+/// scores a handful of completions with it.
+#[derive(Debug, clap::Parser)]
+#[command(name = "custom_reward")]
+struct Args {}
+
+fn main() -> std::process::ExitCode {
+    let Args {} = clap::Parser::parse();
+    fedmoa::cli::exit_code(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut registry = RewardRegistry::with_builtins();
     registry.register("forbidden_words", build_forbidden_words)?;
 

@@ -51,12 +51,76 @@ use fedmoa::rewards::{RewardRegistry, Scenario};
 type BoxError = Box<dyn std::error::Error>;
 
 /// Which objective weighter the client runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Weighter {
     /// The scenario's initial weights, fixed.
     Fixed,
     /// FedMOA's online hypergradient weighting from the scenario's initial weights.
     Hypergradient,
+}
+
+/// A fedmoa TinyLm GRPO client of a Flower federation: it trains one client of a
+/// heterogeneous scenario (its task, rewards and data) through Flower's Fleet API.
+#[derive(Debug, clap::Parser)]
+#[command(name = "flower_client")]
+struct Args {
+    /// Math clients in the scenario.
+    #[arg(long = "math", default_value_t = 2)]
+    n_math: usize,
+    /// Code clients in the scenario (after the math ones).
+    #[arg(long = "code", default_value_t = 2)]
+    n_code: usize,
+    /// Scenario seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The scenario client this process trains.
+    #[arg(long, visible_alias = "index", default_value_t = 0)]
+    client_index: u64,
+    /// The objective weighter.
+    #[arg(long, value_enum, default_value_t = Weighter::Hypergradient)]
+    weighter: Weighter,
+    /// Local GRPO steps per round (the ServerApp's `local-steps` overrides it).
+    #[arg(long, default_value_t = 2)]
+    local_steps: u32,
+    /// Training prompts per client.
+    #[arg(long = "train", default_value_t = 48)]
+    n_train: usize,
+    /// Validation prompts per client.
+    #[arg(long = "validation", default_value_t = 8)]
+    n_validation: usize,
+    /// Seconds to sleep before each local training (for fault tests).
+    #[arg(long = "train-delay", default_value_t = 0.0)]
+    train_delay_secs: f64,
+    /// Write the initial model to this directory and exit.
+    #[arg(long)]
+    export_init: Option<PathBuf>,
+    /// The SuperLink's Fleet API address.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    superlink: String,
+    /// CA certificate (PEM) for an `https://` SuperLink.
+    #[arg(long)]
+    root_certificates: Option<PathBuf>,
+    /// The node's private key (PEM) for node authentication.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Do not register the node (it is registered beforehand).
+    #[arg(long)]
+    no_self_register: bool,
+    /// Name in the reply's `fedmoa` record (default: the scenario's id, e.g. `math-0`).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Heartbeat interval in seconds.
+    #[arg(long = "heartbeat", default_value_t = 30.0)]
+    heartbeat_secs: f64,
+    /// Polling interval in seconds.
+    #[arg(long = "poll", default_value_t = 1.0)]
+    poll_secs: f64,
+    /// Leave after the first run ends.
+    #[arg(long)]
+    exit_after_run: bool,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Command-line options.
@@ -74,85 +138,46 @@ struct Options {
     export_init: Option<PathBuf>,
 }
 
-fn value<T: std::str::FromStr>(
-    args: &mut impl Iterator<Item = String>,
-    flag: &str,
-) -> Result<T, String> {
-    let v = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-    v.parse().map_err(|_| format!("{flag}: cannot parse {v:?}"))
-}
-
-fn parse() -> Result<Options, String> {
-    let mut o = Options {
-        flower: FlowerClientConfig::default(),
-        client_id_given: false,
-        n_math: 2,
-        n_code: 2,
-        seed: 0,
-        weighter: Weighter::Hypergradient,
-        local_steps: 2,
-        n_train: 48,
-        n_validation: 8,
-        train_delay_secs: 0.0,
-        export_init: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let cfg = &mut o.flower;
-        match flag.as_str() {
-            "--superlink" => cfg.superlink = value(&mut args, &flag)?,
-            "--root-certificates" => {
-                cfg.root_certificates = Some(value::<String>(&mut args, &flag)?.into())
-            }
-            "--key-file" => cfg.key_file = Some(value::<String>(&mut args, &flag)?.into()),
-            "--no-self-register" => cfg.self_register = false,
-            "--client-index" | "--index" => cfg.client_index = value(&mut args, &flag)?,
-            "--client-id" => {
-                cfg.client_id = Some(value(&mut args, &flag)?);
-                o.client_id_given = true;
-            }
-            "--heartbeat" => cfg.heartbeat_interval_secs = value(&mut args, &flag)?,
-            "--poll" => cfg.poll_interval_secs = value(&mut args, &flag)?,
-            "--exit-after-run" => cfg.exit_after_run = true,
-            "--quiet" => cfg.verbose = false,
-            "--math" => o.n_math = value(&mut args, &flag)?,
-            "--code" => o.n_code = value(&mut args, &flag)?,
-            "--seed" => o.seed = value(&mut args, &flag)?,
-            "--weighter" => {
-                o.weighter = match value::<String>(&mut args, &flag)?.as_str() {
-                    "fixed" => Weighter::Fixed,
-                    "hypergradient" => Weighter::Hypergradient,
-                    other => {
-                        return Err(format!(
-                            "--weighter: expected fixed or hypergradient, got {other:?}"
-                        ));
-                    }
-                }
-            }
-            "--local-steps" => o.local_steps = value(&mut args, &flag)?,
-            "--train" => o.n_train = value(&mut args, &flag)?,
-            "--validation" => o.n_validation = value(&mut args, &flag)?,
-            "--train-delay" => o.train_delay_secs = value(&mut args, &flag)?,
-            "--export-init" => o.export_init = Some(value::<String>(&mut args, &flag)?.into()),
-            "--help" | "-h" => {
-                return Err("see the doc comment of examples/flower_client.rs".into());
-            }
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    if o.n_math + o.n_code == 0 {
+/// The options, checked.
+fn options(args: Args) -> Result<Options, String> {
+    if args.n_math + args.n_code == 0 {
         return Err("--math and --code: the scenario needs at least one client".into());
     }
-    if o.n_train == 0 || o.n_validation == 0 {
+    if args.n_train == 0 || args.n_validation == 0 {
         return Err("--train and --validation must be positive".into());
     }
-    if !(o.train_delay_secs.is_finite() && o.train_delay_secs >= 0.0) {
+    if !(args.train_delay_secs.is_finite() && args.train_delay_secs >= 0.0) {
         return Err(format!(
             "--train-delay must be finite and ≥ 0, got {}",
-            o.train_delay_secs
+            args.train_delay_secs
         ));
     }
-    Ok(o)
+    let flower = FlowerClientConfig {
+        superlink: args.superlink,
+        root_certificates: args.root_certificates,
+        key_file: args.key_file,
+        self_register: !args.no_self_register,
+        heartbeat_interval_secs: args.heartbeat_secs,
+        poll_interval_secs: args.poll_secs,
+        client_index: args.client_index,
+        client_id: args.client_id.clone(),
+        exit_after_run: args.exit_after_run,
+        verbose: !args.quiet,
+        ..FlowerClientConfig::default()
+    };
+    Ok(Options {
+        flower,
+        client_id_given: args.client_id.is_some(),
+        n_math: args.n_math,
+        n_code: args.n_code,
+        seed: args.seed,
+        weighter: args.weighter,
+        local_steps: args.local_steps,
+        n_train: args.n_train,
+        n_validation: args.n_validation,
+        train_delay_secs: args.train_delay_secs,
+        export_init: args.export_init,
+    })
 }
 
 /// The tiny warm start: one decoder block of width 32, so a GRPO round takes seconds on
@@ -374,18 +399,12 @@ fn run(mut o: Options) -> Result<(), BoxError> {
 }
 
 fn main() -> ExitCode {
-    let options = match parse() {
+    let options = match options(clap::Parser::parse()) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("flower_client: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("flower_client: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    fedmoa::cli::exit_code(run(options))
 }

@@ -9,7 +9,7 @@
 //!     [--lr LR] [--seed S] [--sft-epochs E] [--sft-seed S] [--add-sub-only]
 //!     [--answer-tag-rate P] [--misconception-rate P] [--misconception-strength P]
 //!     [--shortcut-rate P] [--shortcut-strength P] [--shortcut-error P] [--operator-confusion P]
-//!     [--teacher-seed S]
+//!     [--teacher-seed S] [--show N]     (--help describes them)
 //! ```
 //!
 //! **The default scenario.** The warm start (752 SFT steps on 3,000 worked one-digit
@@ -34,43 +34,88 @@
 //!
 //! Measured results (three GRPO seeds, the same warm start) are in `docs/RESULTS.md`.
 
+use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
 use fedmoa_core::weighting::{FixedConfig, WeighterConfig};
 use fedmoa_core::{Prompt, RewardFn, Split};
 use fedmoa_grpo::sft::{SftConfig, WarmStartConfig, load_or_train};
 use fedmoa_grpo::{Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, TinyLmConfig};
+use fedmoa_rewards::TeacherConfig;
 use fedmoa_rewards::math::{MathFamily, MathGenerator, MathTaskConfig};
 use fedmoa_rewards::rewards::{Format, MathAccuracy};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-/// `--name value` from the command line, parsed.
-fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// Warm-starts TinyLm on synthetic math from a fallible teacher, then runs GRPO on one
+/// client and prints the held-out greedy accuracy before and after.
+#[derive(Debug, Parser)]
+#[command(name = "grpo_single_client")]
+struct Args {
+    /// GRPO steps at most.
+    #[arg(long, default_value_t = 80)]
+    steps: u32,
+    /// Wall-clock budget of the GRPO steps, in seconds.
+    #[arg(long, default_value_t = 600.0)]
+    secs: f64,
+    /// DAPO dynamic sampling: rounds of replacing groups without primary-reward variance.
+    #[arg(long, default_value_t = 0)]
+    dynamic_sampling: u32,
+    /// GRPO learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// GRPO seed (prompt order and sampling).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Epochs of the supervised warm start.
+    #[arg(long, default_value_t = 8)]
+    sft_epochs: usize,
+    /// Seed of the warm start (initial weights and batch order).
+    #[arg(long, default_value_t = 0)]
+    sft_seed: u64,
+    /// Only addition and subtraction problems (default: also multiplication and division).
+    #[arg(long)]
+    add_sub_only: bool,
+    /// Share of demonstrations whose answer is wrapped in `<answer>` tags.
+    #[arg(long, default_value_t = 1.0)]
+    answer_tag_rate: f32,
+    /// Share of arithmetic facts the teacher gets wrong.
+    #[arg(long, default_value_t = 0.0)]
+    misconception_rate: f32,
+    /// How often the teacher applies a misconception it holds.
+    #[arg(long, default_value_t = 0.0)]
+    misconception_strength: f32,
+    /// Share of facts the teacher answers without working.
+    #[arg(long, default_value_t = 0.0)]
+    shortcut_rate: f32,
+    /// How often the teacher takes a shortcut it holds.
+    #[arg(long, default_value_t = 0.0)]
+    shortcut_strength: f32,
+    /// Share of shortcuts with a wrong answer.
+    #[arg(long, default_value_t = 0.0)]
+    shortcut_error: f32,
+    /// Share of multiplications and divisions the teacher works with `+` or `-`.
+    #[arg(long, default_value_t = 0.65)]
+    operator_confusion: f32,
+    /// Seed of the teacher's draws.
+    #[arg(long, default_value_t = 0)]
+    teacher_seed: u64,
+    /// Print the greedy completions of the first N held-out problems first.
+    #[arg(long, default_value_t = 0)]
+    show: usize,
 }
 
-fn problems(n: usize, seed: u64) -> Result<Vec<Prompt>, Box<dyn std::error::Error>> {
-    let families = if std::env::args().any(|a| a == "--add-sub-only") {
+/// `n` problems from `seed`.
+fn problems(
+    n: usize,
+    seed: u64,
+    add_sub_only: bool,
+) -> Result<Vec<Prompt>, Box<dyn std::error::Error>> {
+    let families = if add_sub_only {
         vec![MathFamily::AddSub]
     } else {
         vec![MathFamily::AddSub, MathFamily::MulDiv]
     };
-    let config = MathTaskConfig::new(families).with_digits(1);
-    let generator = MathGenerator::new(config)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Ok((0..n)
-        .map(|i| {
-            generator
-                .generate(&mut rng)
-                .to_prompt(format!("m{seed}-{i}"))
-        })
-        .collect())
+    Ok(MathGenerator::new(MathTaskConfig::new(families).with_digits(1))?.prompts(n, seed))
 }
 
 /// Objective 0: `math_accuracy` (the extracted answer equals the reference); objective 1:
@@ -82,25 +127,27 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
     ]
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let max_steps: u32 = arg("--steps", 80);
-    let budget_secs: f64 = arg("--secs", 600.0);
+fn main() -> ExitCode {
+    fedmoa::cli::exit_code(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let device = DeviceChoice::from_env_or(DeviceChoice::Flex)?.device()?;
 
     // Warm start on 3000 worked solutions (cached on disk).
-    let teacher = fedmoa_rewards::TeacherConfig {
-        misconception_rate: arg("--misconception-rate", 0.0f32),
-        misconception_strength: arg("--misconception-strength", 0.0f32),
-        answer_tag_rate: arg("--answer-tag-rate", 1.0f32),
-        shortcut_rate: arg("--shortcut-rate", 0.0f32),
-        shortcut_strength: arg("--shortcut-strength", 0.0f32),
-        shortcut_error: arg("--shortcut-error", 0.0f32),
-        operator_confusion: arg("--operator-confusion", 0.65f32),
-        seed: arg("--teacher-seed", 0u64),
+    let teacher = TeacherConfig {
+        misconception_rate: args.misconception_rate,
+        misconception_strength: args.misconception_strength,
+        answer_tag_rate: args.answer_tag_rate,
+        shortcut_rate: args.shortcut_rate,
+        shortcut_strength: args.shortcut_strength,
+        shortcut_error: args.shortcut_error,
+        operator_confusion: args.operator_confusion,
+        seed: args.teacher_seed,
     };
     teacher.validate()?;
-    let sft_prompts: Vec<Prompt> = problems(3000, 1)?
+    let sft_prompts: Vec<Prompt> = problems(3000, 1, args.add_sub_only)?
         .iter()
         .map(|p| teacher.teach(p))
         .collect();
@@ -110,8 +157,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         },
         sft: SftConfig {
-            epochs: arg("--sft-epochs", 8usize),
-            seed: arg("--sft-seed", 0u64),
+            epochs: args.sft_epochs,
+            seed: args.sft_seed,
             ..Default::default()
         },
         ..Default::default()
@@ -127,34 +174,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // The client: fresh problems (different seed), 200 held out for validation.
-    let data = Dataset::from_prompts(problems(800, 2)?, 200, 0)?;
+    let data = Dataset::from_prompts(problems(800, 2, args.add_sub_only)?, 200, 0)?;
     let mut config = GrpoTrainerConfig::default();
     config.grpo.num_generations = 8;
     config.grpo.prompts_per_step = 16;
     config.grpo.max_completion_length = 32;
-    config.grpo.learning_rate = arg("--lr", 2e-4f64);
+    config.grpo.learning_rate = args.lr;
     config.grpo.beta = 0.04;
     config.grpo.temperature = 0.7;
     config.grpo.warmup_steps = 2;
-    config.grpo.seed = arg("--seed", 7u64);
-    config.grpo.dynamic_sampling_rounds = arg("--dynamic-sampling", 0u32);
+    config.grpo.seed = args.seed;
+    config.grpo.dynamic_sampling_rounds = args.dynamic_sampling;
     let weighter = WeighterConfig::Fixed(FixedConfig {
         weights: Some(vec![0.8, 0.2]),
     })
     .build(2)?;
-    let mut trainer = GrpoTrainer::new(
-        "math-0",
-        "math",
-        model,
-        tokenizer,
-        data,
-        rewards(),
-        weighter,
-        config,
-    )?;
+    let mut trainer = GrpoTrainer::builder(model, tokenizer)
+        .client_id("math-0")
+        .rewards(rewards())
+        .data(data)
+        .weighter(weighter)
+        .config(config)
+        .build()?;
 
-    if arg("--show", 0usize) > 0 {
-        let n = arg("--show", 0usize);
+    if args.show > 0 {
+        let n = args.show.min(trainer.data().validation.len());
         let ids: Vec<Vec<u32>> = trainer.data().validation[..n]
             .iter()
             .map(|p| trainer.tokenizer().encode_prompt(&p.text))
@@ -180,7 +224,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let start = Instant::now();
     let mut steps = 0;
-    while steps < max_steps && start.elapsed().as_secs_f64() < budget_secs {
+    while steps < args.steps && start.elapsed().as_secs_f64() < args.secs {
         let m = trainer.run_steps(1, 1000 + u64::from(steps), None)?;
         let m = &m[0];
         println!(

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example quickstart -- [CONFIG.toml] [--quick] [--seeds N]
-//!     [--ablations] [--rounds R] [--name NAME]
+//!     [--ablations] [--rounds R] [--name NAME]     (--help lists them)
 //! ```
 //!
 //! - `CONFIG.toml` (first argument) overrides any field of `fedmoa::quickstart::QuickstartConfig`.
@@ -17,83 +17,80 @@
 //! Shows a progress bar per arm (round, client, local step) with one line per round above
 //! it, then prints the results table and the files written under `runs/<name>/`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use fedmoa::experiment::Arm;
 use fedmoa::quickstart::{QuickstartConfig, run_with_progress_bars};
 
-fn parse_args() -> Result<QuickstartConfig, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // An optional TOML file comes first; flags then override it.
-    let (mut config, mut i) = match args.first() {
-        Some(path) if !path.starts_with('-') => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-            let config =
-                QuickstartConfig::from_toml_str(&text).map_err(|e| format!("{path}: {e}"))?;
-            (config, 1)
+/// FedMOA against FedAvg on heterogeneous math clients, on the embedded TinyLm (no
+/// downloads). Prints one line per round, the results table and the files written.
+#[derive(Debug, Parser)]
+#[command(name = "quickstart")]
+struct Args {
+    /// TOML file overriding any field of `fedmoa::quickstart::QuickstartConfig`.
+    config: Option<PathBuf>,
+    /// A small run (under 2 minutes) for smoke tests; applied after the other options.
+    #[arg(long)]
+    quick: bool,
+    /// Also run FedMOA without hypergradient, without accuracy-awareness and without
+    /// task-awareness.
+    #[arg(long)]
+    ablations: bool,
+    /// Repeat every arm over N seeds (mean ± std, paired differences).
+    #[arg(long, value_name = "N")]
+    seeds: Option<u32>,
+    /// Federated rounds.
+    #[arg(long, value_name = "R")]
+    rounds: Option<u32>,
+    /// Run name: outputs go to `runs/<NAME>/`.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+/// The configuration: the TOML file (or the default), then the options.
+fn config(args: Args) -> Result<QuickstartConfig, Box<dyn std::error::Error>> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            QuickstartConfig::from_toml_str(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?
         }
-        _ => (QuickstartConfig::default(), 0),
+        None => QuickstartConfig::default(),
     };
-    let value = |i: usize, flag: &str| -> Result<String, String> {
-        args.get(i + 1)
-            .cloned()
-            .ok_or(format!("{flag} needs a value"))
-    };
-    while i < args.len() {
-        match args[i].as_str() {
-            "--quick" => {}
-            "--ablations" => config.experiment.arms = Arm::ALL.to_vec(),
-            "--seeds" => {
-                config.experiment.seeds = value(i, "--seeds")?
-                    .parse()
-                    .map_err(|e| format!("--seeds: {e}"))?;
-                i += 1;
-            }
-            "--rounds" => {
-                config.experiment.federation.rounds = value(i, "--rounds")?
-                    .parse()
-                    .map_err(|e| format!("--rounds: {e}"))?;
-                i += 1;
-            }
-            "--name" => {
-                config.experiment.name = value(i, "--name")?;
-                i += 1;
-            }
-            "-h" | "--help" => {
-                return Err("usage: quickstart [CONFIG.toml] [--quick] [--seeds N] [--ablations] [--rounds R] [--name NAME]".into());
-            }
-            other => return Err(format!("unknown flag {other} (try --help)")),
-        }
-        i += 1;
+    if args.ablations {
+        config.experiment.arms = Arm::ALL.to_vec();
     }
-    if args.iter().any(|a| a == "--quick") {
+    if let Some(seeds) = args.seeds {
+        config.experiment.seeds = seeds;
+    }
+    if let Some(rounds) = args.rounds {
+        config.experiment.federation.rounds = rounds;
+    }
+    if let Some(name) = args.name {
+        config.experiment.name = name;
+    }
+    if args.quick {
         config = config.quick();
     }
-    config.validate().map_err(|e| e.to_string())?;
+    config.validate()?;
     Ok(config)
 }
 
-fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = config(args)?;
     let started = std::time::Instant::now();
-    match run_with_progress_bars(&config) {
-        Ok(out) => {
-            println!("\n{}", out.table);
-            for f in &out.files {
-                println!("wrote {}", f.display());
-            }
-            println!("total {:.1} s", started.elapsed().as_secs_f64());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("quickstart failed: {e}");
-            ExitCode::FAILURE
-        }
+    let out = run_with_progress_bars(&config).map_err(|e| format!("quickstart failed: {e}"))?;
+    println!("\n{}", out.table);
+    for f in &out.files {
+        println!("wrote {}", f.display());
     }
+    println!("total {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    fedmoa::cli::exit_code(run(Args::parse()))
 }

@@ -36,65 +36,63 @@ use fedmoa_rewards::ClientSpec;
 use fedmoa_rewards::math::{Gsm8kSplit, load_gsm8k};
 use fedmoa_rewards::mbpp::{MbppSplit, load_mbpp, mbpp_path};
 
+/// A federation of SmolLM2-135M-Instruct LoRA clients on GSM8K and MBPP slices.
+#[derive(Debug, clap::Parser)]
+#[command(name = "smollm2_gsm8k")]
 struct Args {
+    /// GSM8K clients.
+    #[arg(long, default_value_t = 2)]
     math_clients: usize,
+    /// MBPP clients (0 without `python3`).
+    #[arg(long, default_value_t = 1)]
     code_clients: usize,
+    /// Federated rounds.
+    #[arg(long, default_value_t = 1)]
     rounds: u32,
+    /// Local GRPO steps per round.
+    #[arg(long, default_value_t = 1)]
     steps: u32,
+    /// Training prompts per client.
+    #[arg(long, default_value_t = 16)]
     train: usize,
+    /// Test prompts per client (client i of a task gets its own slice of the test split).
+    #[arg(long, default_value_t = 4)]
     eval: usize,
+    /// Completions per prompt (G).
+    #[arg(long, default_value_t = 8)]
     group: usize,
+    /// Prompts per step.
+    #[arg(long, default_value_t = 1)]
     prompts: usize,
+    /// New tokens per completion at most.
+    #[arg(long, default_value_t = 128)]
     max_new: usize,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 16)]
     rank: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-4)]
     lr: f64,
+    /// Arms, comma-separated (`fedmoa,fedavg`, …).
+    #[arg(long, value_delimiter = ',', value_parser = parse_arm, default_value = "fedmoa")]
     arms: Vec<Arm>,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run name: outputs go to `runs/<NAME>/`.
+    #[arg(long, default_value = "smollm2")]
     name: String,
+    /// The SmolLM2 GGUF file (`bash scripts/fetch-smollm2.sh` prints its path).
+    #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
+    gguf: std::path::PathBuf,
+}
+
+fn parse_arm(name: &str) -> Result<Arm, String> {
+    Arm::parse(name).map_err(|e| e.to_string())
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
-    let mut a = Args {
-        math_clients: 2,
-        code_clients: 1,
-        rounds: 1,
-        steps: 1,
-        train: 16,
-        eval: 4,
-        group: 8,
-        prompts: 1,
-        max_new: 128,
-        rank: 16,
-        lr: 1e-4,
-        arms: vec![Arm::Fedmoa],
-        seed: 0,
-        name: "smollm2".into(),
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        let [flag, value] = pair else {
-            return Err(format!("flag {} needs a value", pair[0]).into());
-        };
-        match flag.as_str() {
-            "--math-clients" => a.math_clients = value.parse()?,
-            "--code-clients" => a.code_clients = value.parse()?,
-            "--rounds" => a.rounds = value.parse()?,
-            "--steps" => a.steps = value.parse()?,
-            "--train" => a.train = value.parse()?,
-            "--eval" => a.eval = value.parse()?,
-            "--group" => a.group = value.parse()?,
-            "--prompts" => a.prompts = value.parse()?,
-            "--max-new" => a.max_new = value.parse()?,
-            "--rank" => a.rank = value.parse()?,
-            "--lr" => a.lr = value.parse()?,
-            "--seed" => a.seed = value.parse()?,
-            "--name" => a.name = value.clone(),
-            "--arms" => {
-                a.arms = value.split(',').map(Arm::parse).collect::<Result<_, _>>()?;
-            }
-            other => return Err(format!("unknown flag {other}").into()),
-        }
-    }
+    let a: Args = clap::Parser::parse();
     if a.math_clients + a.code_clients == 0 || a.eval == 0 || a.train == 0 {
         return Err("need at least one client, --train ≥ 1 and --eval ≥ 1".into());
     }
@@ -235,14 +233,17 @@ fn step_times(path: &std::path::Path) -> Result<Vec<f64>, Box<dyn Error>> {
     Ok(secs)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> std::process::ExitCode {
+    fedmoa::cli::exit_code(run())
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    let gguf = std::env::var("FEDMOA_SMOLLM2_GGUF")
-        .map_err(|_| "set FEDMOA_SMOLLM2_GGUF (bash scripts/fetch-smollm2.sh prints the path)")?;
+    let gguf = &args.gguf;
     let (specs, data) = clients(&args)?;
 
     let t0 = Instant::now();
-    let file = GgufFile::open(&gguf)?;
+    let file = GgufFile::open(gguf)?;
     let tokenizer = LlmTokenizer::from_gguf(&file)?;
     let base = Llama::from_gguf(&file, Some(1024), &Device::flex())?;
     drop(file);

@@ -13,7 +13,10 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::Instant;
+
+use clap::Parser;
 
 use fedmoa_core::weighting::{FixedConfig, HypergradientConfig, WeighterConfig};
 use fedmoa_core::{FnReward, Prompt, Reference, RewardFn, RewardRange};
@@ -165,19 +168,30 @@ fn ids_tensor(rows: &[Vec<u32>], dev: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(flat, [rows.len(), t]), dev)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let steps: u32 = match args.iter().position(|a| a == "--steps") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .ok_or("--steps needs a whole number")?,
-        None => 4,
-    };
-    let path = std::env::var("FEDMOA_SMOLLM2_GGUF").map_err(|_| "set FEDMOA_SMOLLM2_GGUF")?;
+/// SmolLM2-135M-Instruct on this machine: load time, decoding throughput at batch 1 and 8,
+/// and the real `GrpoTrainer<Llama>` step in TRL's setting with fixed weights and with the
+/// hypergradient weighter; ends with one JSON line.
+#[derive(Debug, Parser)]
+#[command(name = "smollm2_perf")]
+struct Args {
+    /// GRPO steps per weighter (the median is taken after the first).
+    #[arg(long, default_value_t = 4)]
+    steps: u32,
+    /// The SmolLM2 GGUF file (`scripts/fetch-smollm2.sh` prints its path).
+    #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
+    gguf: std::path::PathBuf,
+}
+
+fn main() -> ExitCode {
+    fedmoa::cli::exit_code(run(&Args::parse()))
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    let steps = args.steps;
+    let path = &args.gguf;
     let plain = Device::flex();
     let t = Instant::now();
-    let file = GgufFile::open(&path)?;
+    let file = GgufFile::open(path)?;
     let read = t.elapsed().as_secs_f64();
     let model = Llama::from_gguf(&file, Some(1024), &plain)?;
     let build = t.elapsed().as_secs_f64() - read;

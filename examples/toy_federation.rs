@@ -1,9 +1,13 @@
 //! A federation of in-process toy clients on a quadratic problem, aggregated with FedMOA's
 //! task- and accuracy-aware rule, checkpointed every round and resumed half-way.
 //!
-//! Run: `cargo run --release --example toy_federation`. Prints one progress line per round
-//! and a final JSON summary line `{"rounds":..,"final_loss":..,"aggregator":".."}`.
+//! Run: `cargo run --release --example toy_federation [-- --rounds 20 --stop-after 10]`.
+//! Prints one progress line per round and a final JSON summary line
+//! `{"rounds":..,"final_loss":..,"aggregator":".."}`.
+use std::process::ExitCode;
 use std::sync::Arc;
+
+use clap::Parser;
 
 use fedmoa::agg::AggregatorConfig;
 use fedmoa::core::federation::{Client, Federation, FederationConfig, InProcessClient};
@@ -63,7 +67,23 @@ impl LocalTrainer for Quadratic {
     }
 }
 
-fn build(checkpoint: &std::path::Path) -> Result<Federation, Box<dyn std::error::Error>> {
+/// Six quadratic toy clients federated with the task- and accuracy-aware aggregator; the
+/// first process stops part-way and a second one resumes from the checkpoint.
+#[derive(Debug, Parser)]
+#[command(name = "toy_federation")]
+struct Args {
+    /// Federated rounds in all.
+    #[arg(long, default_value_t = 20)]
+    rounds: u32,
+    /// The round after which the first process stops (the second resumes from there).
+    #[arg(long, default_value_t = 10)]
+    stop_after: u32,
+}
+
+fn build(
+    checkpoint: &std::path::Path,
+    rounds: u32,
+) -> Result<Federation, Box<dyn std::error::Error>> {
     let clients: Vec<Arc<dyn Client>> = (0..6)
         .map(|i| {
             let task = if i < 4 { "math" } else { "code" };
@@ -80,7 +100,7 @@ fn build(checkpoint: &std::path::Path) -> Result<Federation, Box<dyn std::error:
     let aggregator: AggregatorConfig =
         toml::from_str("type = \"task_accuracy\"\ntemperature = 0.1")?;
     let config = FederationConfig {
-        rounds: 20,
+        rounds,
         fraction: 0.5,
         min_clients: 2,
         seed: 7,
@@ -99,11 +119,11 @@ fn build(checkpoint: &std::path::Path) -> Result<Federation, Box<dyn std::error:
         }))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("fedmoa-toy-{}", std::process::id()));
     let checkpoint = dir.join("checkpoint.bin");
-    build(&checkpoint)?.run_until(10)?; // first process: stops after round 10
-    let mut resumed = build(&checkpoint)?; // a fresh process would do exactly this
+    build(&checkpoint, args.rounds)?.run_until(args.stop_after)?; // first process stops
+    let mut resumed = build(&checkpoint, args.rounds)?; // a fresh process would do this
     println!(
         "resumed from round {}",
         if resumed.resume()? {
@@ -125,4 +145,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = serde_json::json!({"rounds": resumed.round(), "final_loss": total / 6.0, "aggregator": resumed.aggregator().name()});
     println!("{summary}");
     Ok(())
+}
+
+fn main() -> ExitCode {
+    fedmoa::cli::exit_code(run(&Args::parse()))
 }

@@ -3,6 +3,7 @@
 //! This facade re-exports the workspace crates and adds [`experiment`], the harness that
 //! compares FedMOA with FedAvg on heterogeneous clients (used by the `quickstart` example).
 
+pub mod cli;
 pub mod experiment;
 pub mod llm;
 pub mod quickstart;
