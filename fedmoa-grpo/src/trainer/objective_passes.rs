@@ -4,9 +4,9 @@
 //! components alone. The loss is linear in the advantages, so an objective whose advantages
 //! are all zero (every group saturated, or no variance at all) has `g_k = 0` exactly and
 //! needs no forward and backward pass; likewise a completion whose advantage for objective k
-//! is zero adds nothing to `g_k`, so an auxiliary objective's pass runs over the rows where
-//! its advantage is non-zero only, with the whole batch's normalisers ([`BatchTotals`]).
-//! Auxiliary objectives saturate as training goes on (that is what the hypergradient weighter
+//! is zero adds nothing to `g_k`, so objective k's pass runs over the rows where its
+//! advantage is non-zero only, with the whole batch's normalisers ([`BatchTotals`]).
+//! Objectives saturate as training goes on (that is what the hypergradient weighter
 //! exploits), so their passes shrink to the few groups that still have variance.
 
 use std::time::Instant;
@@ -101,8 +101,10 @@ impl<P: Policy> GrpoTrainer<P> {
                 grads.push(vec![0.0; len]);
                 continue;
             }
-            // An auxiliary objective's pass covers only the rows that carry its signal.
-            let subset = (k > 0)
+            // A pass covers only the rows that carry the objective's signal (all of them when
+            // it carries the KL term too).
+            let subset = kl
+                .is_none()
                 .then(|| self.signal_rows(inputs, a_k, settings))
                 .transpose()?
                 .flatten();
