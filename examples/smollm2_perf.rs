@@ -2,10 +2,12 @@
 //! processing and KV-cache decoding throughput at batch 1 and 8, and the real
 //! `GrpoTrainer<Llama>` step in TRL's setting (`../shared/bench/trl_grpo_step.py`: one
 //! prompt per step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections,
-//! β = 0.04, T = 1.0) with fixed weights and with FedMOA's hypergradient weighter, and the
-//! peak RSS of the fixed-weight steps. Ends with one JSON line:
-//! `{"step_secs_fixed", "step_secs_hypergradient", "decode_tok_s_b1", "decode_tok_s_b8",
-//! "peak_rss_mb"}` (step times: the median after the first step).
+//! β = 0.04, T = 1.0) with fixed weights, with FedMOA's hypergradient weighter, and with
+//! that weighter and the KL folded into the primary gradient (`kl_in_primary_gradient`),
+//! and the peak RSS of the fixed-weight steps. Ends with one JSON line:
+//! `{"step_secs_fixed", "step_secs_hypergradient", "step_secs_hypergradient_kl_folded",
+//! "decode_tok_s_b1", "decode_tok_s_b8", "peak_rss_mb"}` (step times: the median after the
+//! first step).
 //!
 //! ```sh
 //! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)"
@@ -77,11 +79,22 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
     ]
 }
 
+/// Which weighter a benchmarked trainer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weighting {
+    /// Fixed equal weights (no per-objective gradients).
+    Fixed,
+    /// The hypergradient weighter, exact `g_0 = ∇L_0` (the default).
+    Hypergradient,
+    /// The hypergradient weighter with the KL folded into `g_0` (`kl_in_primary_gradient`).
+    HypergradientKlFolded,
+}
+
 /// Runs `steps` GRPO steps of a fresh trainer on LoRA adapters of `base`.
 fn trainer_steps(
     base: &Llama,
     tok: &LlmTokenizer,
-    hypergradient: bool,
+    weighting: Weighting,
     steps: u32,
 ) -> Result<StepTimes, Box<dyn Error>> {
     let policy = base.clone().with_lora(&LoraConfig {
@@ -97,10 +110,11 @@ fn trainer_steps(
     config.grpo.temperature = 1.0;
     config.grpo.learning_rate = 1e-5;
     config.grpo.seed = 0;
-    let weighter = if hypergradient {
-        WeighterConfig::Hypergradient(HypergradientConfig::default())
-    } else {
+    config.kl_in_primary_gradient = weighting == Weighting::HypergradientKlFolded;
+    let weighter = if weighting == Weighting::Fixed {
         WeighterConfig::Fixed(FixedConfig::default())
+    } else {
+        WeighterConfig::Hypergradient(HypergradientConfig::default())
     }
     .build(2)?;
     let chat = ChatPromptTokenizer::new(tok.clone()).with_system(SMOLLM2_DEFAULT_SYSTEM);
@@ -126,15 +140,13 @@ fn trainer_steps(
     };
     for (i, m) in metrics.iter().enumerate() {
         println!(
-            "  {} step {i}: {:.2} s (sampling {:.2} s, per-objective gradients {:.2} s), completion length {:.1}",
-            if hypergradient {
-                "hypergradient"
-            } else {
-                "fixed"
-            },
+            "  {weighting:?} step {i}: {:.2} s (sampling {:.2} s, per-objective gradients {:.2} s \
+             in {} passes over {:.2} batches), completion length {:.1}",
             m["step_secs"],
             m["sample_secs"],
             m["objective_grad_secs"],
+            m["objective_passes"],
+            m["objective_pass_rows"],
             m["completion_len"],
         );
     }
@@ -246,25 +258,30 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let base = Llama::from_gguf(&file, Some(1024), &plain)?;
     drop(file);
     reset_peak_rss();
-    let fixed = trainer_steps(&base, &tok, false, steps)?;
+    let fixed = trainer_steps(&base, &tok, Weighting::Fixed, steps)?;
     let peak_rss_mb = peak_rss_mb();
-    let hyper = trainer_steps(&base, &tok, true, steps)?;
+    let hyper = trainer_steps(&base, &tok, Weighting::Hypergradient, steps)?;
+    let folded = trainer_steps(&base, &tok, Weighting::HypergradientKlFolded, steps)?;
     println!(
         "GrpoTrainer<Llama> step (TRL's setting, 2 objectives): fixed weights {:.2} s \
          (sampling {:.2} s), hypergradient {:.2} s (sampling {:.2} s, per-objective \
-         gradients {:.2} s): {:.2}×; peak RSS {peak_rss_mb:.0} MB",
+         gradients {:.2} s): {:.2}×; with the KL folded into g_0 {:.2} s: {:.2}×; \
+         peak RSS {peak_rss_mb:.0} MB",
         fixed.step_secs,
         fixed.sample_secs,
         hyper.step_secs,
         hyper.sample_secs,
         hyper.objective_grad_secs,
-        hyper.step_secs / fixed.step_secs
+        hyper.step_secs / fixed.step_secs,
+        folded.step_secs,
+        folded.step_secs / fixed.step_secs
     );
     println!(
         "{}",
         serde_json::json!({
             "step_secs_fixed": fixed.step_secs,
             "step_secs_hypergradient": hyper.step_secs,
+            "step_secs_hypergradient_kl_folded": folded.step_secs,
             "decode_tok_s_b1": decode_tok_s[0],
             "decode_tok_s_b8": decode_tok_s[1],
             "peak_rss_mb": peak_rss_mb,
