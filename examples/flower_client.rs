@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fedmoa::core::federation::derive_seed;
+use fedmoa::core::seeds::SeedStream;
 use fedmoa::core::weighting::{FixedConfig, HypergradientConfig, WeighterConfig};
 use fedmoa::core::{
     ClientUpdate, EvalReport, LocalTrainer, ParamSet, Prompt, RewardFn, RoundPlan, Split,
@@ -234,10 +234,20 @@ fn build_federation(o: &Options) -> Result<Federation, BoxError> {
     let mut data = Vec::with_capacity(scenario.clients.len());
     let mut sft_pools = Vec::with_capacity(scenario.clients.len());
     for (i, spec) in scenario.clients.iter().enumerate() {
-        let seed = scenario.client_seed(i);
-        let ds = spec.dataset(derive_seed(seed, &[1]), o.n_train, o.n_validation, 0)?;
+        // The quickstart's streams: the same scenario seed gives the same client data.
+        let ds = spec.dataset(
+            SeedStream::ClientData(i).seed(o.seed),
+            o.n_train,
+            o.n_validation,
+            0,
+        )?;
         data.push(ds);
-        sft_pools.push(spec.dataset(derive_seed(seed, &[2]), 4 * o.n_train, 0, 0)?);
+        sft_pools.push(spec.dataset(
+            SeedStream::WarmStartPool(i).seed(o.seed),
+            4 * o.n_train,
+            0,
+            0,
+        )?);
     }
     // The warm start never sees a prompt that some client validates on.
     let held_out: HashSet<&str> = data
@@ -347,7 +357,7 @@ fn build_trainer(
     }
     .build(rewards.len())?;
     let mut config = trainer_config(o.local_steps, o.n_validation);
-    config.grpo.seed = derive_seed(o.seed, &[index as u64, 3]);
+    config.grpo.seed = SeedStream::ClientTrainer(index).seed(o.seed);
     let trainer = GrpoTrainer::new(
         spec.id.clone(),
         spec.task.clone(),

@@ -16,6 +16,7 @@ mod update;
 mod weighter;
 
 pub mod federation;
+pub mod seeds;
 pub mod weighting;
 
 pub use aggregator::{

@@ -131,7 +131,11 @@ pub fn plan_from_config(
     let server_round = round.ok_or_else(|| ConfigError::new("server-round", "is missing"))?;
     let mut plan = RoundPlan::new(
         server_round,
-        fedmoa_core::federation::derive_seed(seed, &[u64::from(server_round), client_index]),
+        fedmoa_core::seeds::SeedStream::RoundPlan {
+            round: server_round,
+            client: client_index,
+        }
+        .seed(seed),
     );
     plan.local_steps = local_steps;
     plan.proximal_mu = mu;

@@ -1,6 +1,6 @@
 //! [`GrpoClients`]: what every GRPO client factory shares when it builds a trainer.
 
-use fedmoa_core::federation::derive_seed;
+use fedmoa_core::seeds::SeedStream;
 use fedmoa_core::{LocalTrainer, ObjectiveWeighter, TrainError};
 use fedmoa_grpo::{Dataset, GrpoTrainer, GrpoTrainerConfig, Policy, PolicyTokenizer, StepObserver};
 use fedmoa_rewards::{ClientSpec, RewardRegistry};
@@ -51,7 +51,7 @@ impl GrpoClients {
     {
         let rewards = build_rewards(&self.registry, index, spec)?;
         let mut config = self.trainer.clone();
-        config.grpo.seed = derive_seed(seed, &[index as u64, 3]);
+        config.grpo.seed = SeedStream::ClientTrainer(index).seed(seed);
         let trainer = GrpoTrainer::new(
             spec.id.clone(),
             spec.task.clone(),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fedmoa_core::federation::{Client, Federation, InProcessClient, RoundSummary, derive_seed};
+use fedmoa_core::federation::{Client, Federation, InProcessClient, RoundSummary};
+use fedmoa_core::seeds::SeedStream;
 use fedmoa_core::{ClientId, ParamSet, TaskTag};
 use fedmoa_rewards::ClientSpec;
 
@@ -91,7 +92,7 @@ impl<'a> Experiment<'a> {
         progress: &dyn ExperimentObserver,
     ) -> Result<ArmRun, ExperimentError> {
         let start = Instant::now();
-        let seed = derive_seed(self.config.federation.seed, &[u64::from(seed_index)]);
+        let seed = SeedStream::Repeat(seed_index).seed(self.config.federation.seed);
         let initial = self.factory.initial_params(seed)?;
         let mut clients: Vec<(Arc<dyn Client>, TaskTag)> = Vec::with_capacity(self.specs.len());
         let mut weights: BTreeMap<ClientId, Vec<Vec<f32>>> = BTreeMap::new();

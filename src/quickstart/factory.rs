@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use fedmoa_core::federation::derive_seed;
+use fedmoa_core::seeds::SeedStream;
 use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, Prompt, TrainError};
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::sft::{WarmStartReport, load_or_train};
@@ -38,7 +38,7 @@ impl TinyLmFactory {
         let d = config.data;
         let mut datasets = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
-            let seed = derive_seed(scenario_seed, &[i as u64, 1]);
+            let seed = SeedStream::ClientData(i).seed(scenario_seed);
             datasets.push(
                 spec.dataset(seed, d.train, d.validation, d.test)
                     .map_err(|e| train_err(&format!("data of client {}", spec.id), e))?,
@@ -55,7 +55,7 @@ impl TinyLmFactory {
             .collect();
         let mut sft: Vec<Prompt> = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
-            let seed = derive_seed(scenario_seed, &[i as u64, 2]);
+            let seed = SeedStream::WarmStartPool(i).seed(scenario_seed);
             let pool = spec
                 .dataset(seed, d.warm_start, 0, 0)
                 .map_err(|e| train_err(&format!("warm-start data of client {}", spec.id), e))?;

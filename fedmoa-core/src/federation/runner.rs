@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use super::checkpoint::Checkpoint;
 use super::dispatch::train_all;
 use super::metrics::{Dropped, MetricsLog, RoundSummary};
-use super::sampling::{derive_seed, sample_clients};
+use super::sampling::sample_clients;
 use super::{Client, FederationConfig, FederationError};
+use crate::seeds::SeedStream;
 use crate::{Aggregator, ParamSet, RoundPlan, TrainError};
 
 /// Evaluates the global parameters after each round (e.g. on each task's test set).
@@ -300,7 +301,11 @@ impl Federation {
             .iter()
             .map(|&i| {
                 let mut plan = base_plan.clone();
-                plan.seed = derive_seed(cfg.seed, &[u64::from(round), i as u64]);
+                plan.seed = SeedStream::RoundPlan {
+                    round,
+                    client: i as u64,
+                }
+                .seed(cfg.seed);
                 (Arc::clone(&self.clients[i]), plan)
             })
             .collect();

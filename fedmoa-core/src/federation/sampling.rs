@@ -8,6 +8,8 @@ use rand::SeedableRng;
 use rand::seq::index;
 use rand_chacha::ChaCha8Rng;
 
+use crate::seeds::SeedStream;
+
 /// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
 pub fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -42,7 +44,7 @@ pub fn sample_clients(
     if k == n_clients {
         return (0..n_clients).collect();
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, &[u64::from(round), 0x5A3]));
+    let mut rng = ChaCha8Rng::seed_from_u64(SeedStream::ClientSampling(round).seed(seed));
     let mut picked = index::sample(&mut rng, n_clients, k).into_vec();
     picked.sort_unstable();
     picked

@@ -26,6 +26,7 @@ mod step;
 use std::time::Instant;
 
 use burn::prelude::*;
+use fedmoa_core::seeds::SeedStream;
 use fedmoa_core::{
     ClientId, ClientUpdate, ConfigError, EvalReport, LocalTrainer, ObjectiveWeighter, ParamSet,
     RewardFn, RoundPlan, Split, TaskTag, Timings, TrainError,
@@ -45,9 +46,6 @@ use crate::grpo::{GradientHistory, GrpoOptimizer};
 use crate::sampling::Sampler;
 use crate::{DeviceChoice, GrpoError, Policy, PolicyTokenizer};
 use data::EncodedData;
-
-/// Tag of the sampling seed stream of [`GrpoTrainer::fit`].
-const FIT_STREAM: u64 = 0xF17;
 
 /// What a [`StepObserver`] is told after each local GRPO step.
 #[derive(Debug, Clone, Copy)]
@@ -267,10 +265,7 @@ impl<P: Policy> GrpoTrainer<P> {
         &mut self,
         steps: u32,
     ) -> Result<Vec<std::collections::BTreeMap<String, f64>>, GrpoError> {
-        let seed = fedmoa_core::federation::derive_seed(
-            self.config.grpo.seed,
-            &[FIT_STREAM, self.optimizer.steps_taken()],
-        );
+        let seed = SeedStream::Fit(self.optimizer.steps_taken()).seed(self.config.grpo.seed);
         self.run_steps(steps, seed, None)
     }
 
@@ -305,8 +300,11 @@ impl<P: Policy> GrpoTrainer<P> {
         let anchor = (plan.proximal_mu > 0.0)
             .then(|| ProximalAnchor::new(global, plan.proximal_mu, &self.device));
         let n_steps = plan.local_steps.unwrap_or(self.config.local_steps);
-        let step_metrics =
-            self.run_steps(n_steps, plan.seed ^ 0x5eed_5a3b_1e00_0000, anchor.as_ref())?;
+        let step_metrics = self.run_steps(
+            n_steps,
+            SeedStream::RoundSampler.seed(plan.seed),
+            anchor.as_ref(),
+        )?;
         let train_secs = start.elapsed().as_secs_f64();
         let eval_start = Instant::now();
         let eval = self.evaluate_current(Split::Validation)?;
