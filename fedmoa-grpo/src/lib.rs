@@ -32,8 +32,8 @@
 //!     .data(Dataset::from_prompts(prompts, 4, 4)?)
 //!     .grpo(GrpoConfig { max_completion_length: 16, ..Default::default() })
 //!     .build()?;
-//! let metrics = trainer.fit(2)?; // one map per step: rewards, loss, KL, timings, …
-//! assert_eq!(metrics.len(), 2);
+//! let metrics = trainer.fit(2)?; // per step: rewards, loss, KL, timings, …
+//! assert_eq!(metrics[1].objectives[0].id, "math_accuracy");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -142,7 +142,8 @@ pub use model::{Llama, LlamaConfig, LoraConfig, Policy, TinyLm, TinyLmConfig};
 pub use policy_tokenizer::PolicyTokenizer;
 pub use tokenizer::TaskTokenizer;
 pub use trainer::{
-    Dataset, GrpoTrainer, GrpoTrainerBuilder, GrpoTrainerConfig, StepEvent, StepObserver,
+    Dataset, GrpoTrainer, GrpoTrainerBuilder, GrpoTrainerConfig, StepEvent, StepMetrics,
+    StepObserver,
 };
 
 /// The Burn version this crate is built on, re-exported so users name the same types.

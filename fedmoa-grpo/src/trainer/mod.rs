@@ -22,6 +22,7 @@ mod grads;
 mod objective_passes;
 mod scoring;
 mod step;
+mod step_metrics;
 
 use std::time::Instant;
 
@@ -41,6 +42,7 @@ pub use eval::greedy_texts;
 pub use fedmoa_rewards::Dataset;
 pub use grads::ProximalAnchor;
 use scoring::score_completions;
+pub use step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 
 use crate::grpo::{GradientHistory, GrpoOptimizer};
 use crate::sampling::Sampler;
@@ -235,6 +237,20 @@ impl<P: Policy> GrpoTrainer<P> {
         seed: u64,
         anchor: Option<&ProximalAnchor>,
     ) -> Result<Vec<std::collections::BTreeMap<String, f64>>, GrpoError> {
+        Ok(self
+            .steps(n_steps, seed, anchor)?
+            .iter()
+            .map(StepMetrics::to_map)
+            .collect())
+    }
+
+    /// [`run_steps`](Self::run_steps) with typed metrics.
+    fn steps(
+        &mut self,
+        n_steps: u32,
+        seed: u64,
+        anchor: Option<&ProximalAnchor>,
+    ) -> Result<Vec<StepMetrics>, GrpoError> {
         let reference = self.reference.clone();
         let mut sampler = Sampler::new(seed);
         (0..n_steps)
@@ -255,18 +271,15 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 
     /// Trains this client alone for `steps` GRPO steps (no federation: no global model to
-    /// load, no evaluation) and returns one metrics map per step. Successive calls go on
+    /// load, no evaluation) and returns each step's [`StepMetrics`]. Successive calls go on
     /// where the last one stopped, with a fresh sampling stream derived from the GRPO seed
     /// and the steps taken so far, so the same seed and calls give the same run.
     ///
     /// # Errors
     /// As [`LocalTrainer::train`].
-    pub fn fit(
-        &mut self,
-        steps: u32,
-    ) -> Result<Vec<std::collections::BTreeMap<String, f64>>, GrpoError> {
+    pub fn fit(&mut self, steps: u32) -> Result<Vec<StepMetrics>, GrpoError> {
         let seed = SeedStream::Fit(self.optimizer.steps_taken()).seed(self.config.grpo.seed);
-        self.run_steps(steps, seed, None)
+        self.steps(steps, seed, None)
     }
 
     /// The next `n` training prompt indices, cycling through seeded shuffles.

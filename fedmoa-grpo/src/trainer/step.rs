@@ -1,6 +1,5 @@
 //! One GRPO step: sample, score, advantages, (per-objective gradients,) loss, update.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
@@ -9,11 +8,12 @@ use fedmoa_core::{Prompt, StepSignals, axpy_slice};
 
 use super::dynamic_sampling::SampledGroups;
 use super::objective_passes::{PassInputs, PrimaryKl};
+use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 use super::{GrpoTrainer, ProximalAnchor, score_completions};
 use crate::batch::SequenceBatch;
 use crate::grpo::{
-    AdvantageSettings, LossInputs, LossSettings, compute_advantages, entropy, grpo_loss,
-    token_logprobs, unflatten_gradients,
+    AdvantageSettings, LossInputs, LossSettings, LossStats, OptimStep, compute_advantages, entropy,
+    grpo_loss, token_logprobs, unflatten_gradients,
 };
 use crate::sampling::{Completion, Sampler};
 use crate::{GrpoError, Policy};
@@ -33,7 +33,7 @@ impl<P: Policy> GrpoTrainer<P> {
         sampler: &mut Sampler,
         reference: Option<&P>,
         anchor: Option<&ProximalAnchor>,
-    ) -> Result<BTreeMap<String, f64>, GrpoError> {
+    ) -> Result<StepMetrics, GrpoError> {
         let t0 = Instant::now();
         let grpo = self.config.grpo.clone();
         let g = grpo.num_generations;
@@ -172,12 +172,7 @@ impl<P: Policy> GrpoTrainer<P> {
             for (w, g) in weights.iter().zip(per_objective) {
                 axpy_slice(&mut combined, *w, g);
             }
-            let mut grads = unflatten_gradients(&self.policy, &combined)?;
-            if let Some(anchor) = anchor {
-                anchor.add_to(&self.policy, &mut grads);
-            }
-            let (policy, step) = self.optimizer.step(self.policy.clone(), grads);
-            self.policy = policy;
+            let step = self.apply_update(unflatten_gradients(&self.policy, &combined)?, anchor);
             lr = step.lr;
             grad_norm = step.grad_norm;
             entropy_value = h;
@@ -213,12 +208,8 @@ impl<P: Policy> GrpoTrainer<P> {
             if !loss_value.is_finite() {
                 return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
             }
-            let mut grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
-            if let Some(anchor) = anchor {
-                anchor.add_to(&self.policy, &mut grads);
-            }
-            let (policy, step) = self.optimizer.step(self.policy.clone(), grads);
-            self.policy = policy;
+            let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+            let step = self.apply_update(grads, anchor);
             lr = step.lr;
             grad_norm = step.grad_norm;
             last = Some((loss_value, out.stats));
@@ -234,70 +225,55 @@ impl<P: Policy> GrpoTrainer<P> {
         });
 
         // 8. Metrics.
-        let mut m = BTreeMap::new();
-        for (k, reward) in self.rewards.iter().enumerate() {
-            let id = reward.id().as_str();
-            m.insert(
-                format!("reward_mean/{id}"),
-                f64::from(adv.stats.reward_mean[k]),
-            );
-            m.insert(
-                format!("reward_std/{id}"),
-                f64::from(adv.stats.reward_std[k]),
-            );
-            m.insert(
-                format!("zero_std_frac/{id}"),
-                f64::from(adv.stats.zero_std_fraction[k]),
-            );
-            m.insert(format!("reward_errors/{id}"), scored.errors[k] as f64);
-            m.insert(
-                format!("weight/{id}"),
-                f64::from(self.weighter.weights()[k]),
-            );
-        }
-        m.insert(
-            "zero_std_frac".into(),
-            f64::from(adv.stats.total_zero_std_fraction),
-        );
-        m.insert("frac_reward_zero_std".into(), frac_zero_std);
-        m.insert("resampled_groups".into(), resampled_groups as f64);
-        if let Some((loss, stats)) = last {
-            m.insert("loss".into(), f64::from(loss));
-            m.insert("clip_region".into(), f64::from(stats.clip_region));
-            m.insert("clip_low".into(), f64::from(stats.clip_low));
-            m.insert("clip_high".into(), f64::from(stats.clip_high));
-            if let Some(kl) = stats.kl {
-                m.insert("kl".into(), f64::from(kl));
-            }
-        }
-        let lens: Vec<f64> = rollout
-            .completions
+        let objectives = self
+            .rewards
             .iter()
-            .map(|c| c.tokens.len() as f64)
+            .enumerate()
+            .map(|(k, reward)| ObjectiveStepMetrics {
+                id: reward.id().as_str().to_owned(),
+                reward_mean: f64::from(adv.stats.reward_mean[k]),
+                reward_std: f64::from(adv.stats.reward_std[k]),
+                zero_std_frac: f64::from(adv.stats.zero_std_fraction[k]),
+                reward_errors: scored.errors[k],
+                weight: f64::from(self.weighter.weights()[k]),
+            })
             .collect();
+        let n_completions = rollout.completions.len().max(1) as f64;
+        let total_len: usize = rollout.completions.iter().map(|c| c.tokens.len()).sum();
         let truncated = rollout.completions.iter().filter(|c| !c.finished).count();
-        m.insert(
-            "completion_len".into(),
-            lens.iter().sum::<f64>() / lens.len().max(1) as f64,
-        );
-        m.insert(
-            "truncated_frac".into(),
-            truncated as f64 / lens.len().max(1) as f64,
-        );
-        m.insert("entropy".into(), entropy_value);
-        m.insert("lr".into(), lr);
-        m.insert("grad_norm".into(), grad_norm);
-        m.insert(
-            "weighter_error".into(),
-            f64::from(u8::from(observed.is_err())),
-        );
-        m.insert("sample_secs".into(), sample_secs);
-        m.insert("objective_grad_secs".into(), grad_secs);
-        m.insert("objective_passes".into(), objective_passes as f64);
-        m.insert("objective_pass_rows".into(), objective_rows);
-        m.insert("step_secs".into(), t0.elapsed().as_secs_f64());
-        m.insert("step".into(), step_index as f64);
-        Ok(m)
+        Ok(StepMetrics {
+            step: step_index,
+            objectives,
+            zero_std_frac: f64::from(adv.stats.total_zero_std_fraction),
+            frac_reward_zero_std: frac_zero_std,
+            resampled_groups,
+            loss: last.map(|(loss, stats)| loss_metrics(loss, &stats)),
+            completion_len: total_len as f64 / n_completions,
+            truncated_frac: truncated as f64 / n_completions,
+            entropy: entropy_value,
+            lr,
+            grad_norm,
+            weighter_error: observed.is_err(),
+            sample_secs,
+            objective_grad_secs: grad_secs,
+            objective_passes,
+            objective_pass_rows: objective_rows,
+            step_secs: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Adds the FedProx pull (when asked) to `grads` and takes the optimizer step.
+    fn apply_update(
+        &mut self,
+        mut grads: GradientsParams,
+        anchor: Option<&ProximalAnchor>,
+    ) -> OptimStep {
+        if let Some(anchor) = anchor {
+            anchor.add_to(&self.policy, &mut grads);
+        }
+        let (policy, step) = self.optimizer.step(self.policy.clone(), grads);
+        self.policy = policy;
+        step
     }
 
     /// Samples G completions for each of `chosen` (indices into the training split) with
@@ -369,5 +345,16 @@ impl<P: Policy> GrpoTrainer<P> {
             mask,
             completions,
         })
+    }
+}
+
+/// The loss figures of the step's last update.
+fn loss_metrics(loss: f32, stats: &LossStats) -> LossMetrics {
+    LossMetrics {
+        loss: f64::from(loss),
+        clip_region: f64::from(stats.clip_region),
+        clip_low: f64::from(stats.clip_low),
+        clip_high: f64::from(stats.clip_high),
+        kl: stats.kl.map(f64::from),
     }
 }
