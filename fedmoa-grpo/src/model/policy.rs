@@ -48,6 +48,13 @@ pub trait Policy: Module + Sized + 'static {
         self.valid()
     }
 
+    /// A plain-device copy to hold as the frozen KL reference for a round. The default is
+    /// [`Policy::inference_copy`]; a model with LoRA adapters keeps them unmerged, so the
+    /// reference shares the frozen base weights instead of holding a dense copy of them.
+    fn reference_copy(&self) -> Self {
+        self.inference_copy()
+    }
+
     /// True for the parameters the trainer optimises and exchanges (default: all).
     fn is_trainable(&self, _path: &str) -> bool {
         true

@@ -163,7 +163,7 @@ impl<P: Policy> GrpoTrainer<P> {
         let policy = policy.fork(&device.clone().autodiff()).train();
         let optimizer = GrpoOptimizer::new(&config.grpo)?;
         let seed = config.grpo.seed;
-        let reference = (config.grpo.beta > 0.0).then(|| policy.inference_copy());
+        let reference = (config.grpo.beta > 0.0).then(|| policy.reference_copy());
         Ok(Self {
             client_id: client_id.into(),
             task: task.into(),
@@ -305,7 +305,7 @@ impl<P: Policy> GrpoTrainer<P> {
     ) -> Result<ClientUpdate, GrpoError> {
         let start = Instant::now();
         self.policy = self.policy.clone().load_param_set(global)?;
-        self.reference = (self.config.grpo.beta > 0.0).then(|| self.policy.inference_copy());
+        self.reference = (self.config.grpo.beta > 0.0).then(|| self.policy.reference_copy());
         self.history.reset();
         self.optimizer.reset_moments();
         self.prompt_rng = ChaCha8Rng::seed_from_u64(plan.seed);

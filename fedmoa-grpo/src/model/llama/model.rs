@@ -104,6 +104,11 @@ impl Policy for Llama {
         }
     }
 
+    /// The unmerged plain-device model: the base weights are shared, the adapters copied.
+    fn reference_copy(&self) -> Self {
+        self.valid()
+    }
+
     /// With LoRA attached, only the adapter factors (`….lora.a`, `….lora.b`) are trained
     /// and exchanged; without, every parameter is.
     fn is_trainable(&self, path: &str) -> bool {
