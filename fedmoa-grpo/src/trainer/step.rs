@@ -111,7 +111,7 @@ impl<P: Policy> GrpoTrainer<P> {
         let mut grad_secs = 0.0;
         let mut objective_passes = 0;
         let mut objective_rows = 0.0;
-        let mut per_objective = None;
+        let mut update_gradient = None;
         let mut first_forward = None;
         // With β > 0 the KL term joins the primary pass (β / w_0) when configured and w_0 > 0,
         // so that Σ_k w_k g_k is the update's gradient.
@@ -137,9 +137,15 @@ impl<P: Policy> GrpoTrainer<P> {
             objective_passes = passes.passes;
             objective_rows = passes.rows;
             first_forward = passes.first_forward;
-            let signals = self.history.signals(passes.grads.clone())?;
-            per_objective = Some(passes.grads);
-            Some(signals)
+            if gradients_are_the_update {
+                let mut combined = vec![0.0f32; passes.grads.first().map_or(0, Vec::len)];
+                for (w, g) in weights.iter().zip(&passes.grads) {
+                    axpy_slice(&mut combined, *w, g);
+                }
+                update_gradient = Some(combined);
+            }
+            // The history keeps this step's gradients for the next step's lagged signals.
+            Some(self.history.signals(passes.grads)?)
         } else {
             None
         };
@@ -152,8 +158,8 @@ impl<P: Policy> GrpoTrainer<P> {
         let mut lr = 0.0;
         let mut grad_norm = 0.0;
         let mut iterations = grpo.num_iterations;
-        if let (Some(per_objective), true) = (&per_objective, gradients_are_the_update) {
-            let (lp, h) = match first_forward.take() {
+        if let Some(combined) = update_gradient {
+            let (lp, h) = match first_forward {
                 Some(forward) => forward,
                 None => self.detached_forward(&pass_inputs)?,
             };
@@ -168,10 +174,6 @@ impl<P: Policy> GrpoTrainer<P> {
                 },
                 &settings,
             )?;
-            let mut combined = vec![0.0f32; per_objective.first().map_or(0, Vec::len)];
-            for (w, g) in weights.iter().zip(per_objective) {
-                axpy_slice(&mut combined, *w, g);
-            }
             let step = self.apply_update(unflatten_gradients(&self.policy, &combined)?, anchor);
             lr = step.lr;
             grad_norm = step.grad_norm;
