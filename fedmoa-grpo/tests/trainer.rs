@@ -283,9 +283,11 @@ fn objectives_without_signal_cost_no_gradient_pass() {
     let mut trainer = toy_trainer(
         rewards_with_a_saturated_objective(),
         hypergradient(2),
-        toy_config(4),
+        toy_config(8),
     );
-    let metrics = trainer.run_steps(4, 5, None).unwrap();
+    // 8 steps: on a sweep of 8 seeds, between 1 and 4 of the first 4 steps had primary
+    // variance, so the last assertion keeps a margin on other seeds and CPUs.
+    let metrics = trainer.run_steps(8, 5, None).unwrap();
     for m in &metrics {
         assert_eq!(m["zero_std_frac/always"], 1.0);
         let primary_active = f64::from(u8::from(m["zero_std_frac/seven"] < 1.0));
