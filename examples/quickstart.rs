@@ -47,6 +47,10 @@ struct Args {
     /// Run name: outputs go to `runs/<NAME>/`.
     #[arg(long)]
     name: Option<String>,
+    /// Continue the run of the same name from its checkpoints (written after every round)
+    /// after it was interrupted; ends with the results of an uninterrupted run.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// The configuration: the TOML file (or the default), then the options.
@@ -75,6 +79,7 @@ fn config(args: Args) -> Result<QuickstartConfig, Box<dyn std::error::Error>> {
     if args.quick {
         config = config.quick();
     }
+    config.experiment.resume |= args.resume;
     config.validate()?;
     Ok(config)
 }

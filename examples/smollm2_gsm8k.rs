@@ -82,6 +82,10 @@ struct Args {
     /// Run name: outputs go to `runs/<NAME>/`.
     #[arg(long, default_value = "smollm2")]
     name: String,
+    /// Continue the run of the same name from its checkpoints (written after every round)
+    /// after it was interrupted.
+    #[arg(long)]
+    resume: bool,
     /// The SmolLM2 GGUF file (`bash scripts/fetch-smollm2.sh` prints its path).
     #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
     gguf: std::path::PathBuf,
@@ -272,6 +276,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     experiment.federation.rounds = args.rounds;
     experiment.federation.local_steps = Some(args.steps);
     experiment.federation.seed = args.seed;
+    experiment.resume = args.resume;
     // One client at a time: a GRPO step already uses every core.
     experiment.federation.max_parallel = 1;
     let board = ProgressBoard::new();

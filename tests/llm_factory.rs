@@ -1,96 +1,19 @@
 //! `fedmoa::llm::LlamaFactory` in the experiment harness: a tiny random LoRA Llama with a
 //! ChatML tokenizer runs a FedMOA round on two math clients; only adapters travel.
 
+mod common;
+
+use common::{base_model, data, lora, spec, tokenizer, trainer};
 use fedmoa::experiment::{Arm, ClientFactory, Experiment, ExperimentConfig};
 use fedmoa::llm::{ChatPrompting, LlamaFactory};
-use fedmoa_core::{Prompt, Reference};
-use fedmoa_grpo::burn::prelude::Device;
-use fedmoa_grpo::gguf::{GgufBuilder, GgufFile, MetadataValue};
-use fedmoa_grpo::{Dataset, GrpoTrainerConfig, Llama, LlamaConfig, LlmTokenizer, LoraConfig};
-use fedmoa_rewards::ClientSpec;
-
-/// ChatML specials, the digits, space, newline, `#`, `+`, `=`, `##` (byte-level symbols).
-fn tokenizer() -> LlmTokenizer {
-    let mut tokens: Vec<String> = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-        .map(String::from)
-        .to_vec();
-    tokens.extend((0..10).map(|d| d.to_string()));
-    tokens.extend(["Ġ", "Ċ", "#", "+", "=", "##"].map(String::from));
-    let mut types = vec![MetadataValue::I32(3); 3];
-    types.extend(vec![MetadataValue::I32(1); tokens.len() - 3]);
-    let strings = |v: &[String]| {
-        MetadataValue::Array(v.iter().map(|s| MetadataValue::String(s.clone())).collect())
-    };
-    let bytes = GgufBuilder::new()
-        .metadata("tokenizer.ggml.model", MetadataValue::String("gpt2".into()))
-        .metadata("tokenizer.ggml.pre", MetadataValue::String("smollm".into()))
-        .metadata("tokenizer.ggml.tokens", strings(&tokens))
-        .metadata("tokenizer.ggml.token_type", MetadataValue::Array(types))
-        .metadata("tokenizer.ggml.merges", strings(&["# #".to_string()]))
-        .metadata("tokenizer.ggml.bos_token_id", MetadataValue::U32(1))
-        .metadata("tokenizer.ggml.eos_token_id", MetadataValue::U32(2))
-        .to_bytes();
-    let file = GgufFile::parse(bytes).expect("tokenizer metadata");
-    LlmTokenizer::from_gguf(&file).expect("tiny tokenizer")
-}
-
-fn problems(client: usize, n: usize) -> Vec<Prompt> {
-    (0..n)
-        .map(|i| {
-            let (a, b) = ((i + client) % 5, (2 * i + 1) % 4);
-            Prompt {
-                id: format!("c{client}-{i}"),
-                task: "math".into(),
-                text: format!("{a} + {b} ="),
-                reference: Reference::Number {
-                    value: (a + b) as f64,
-                },
-                solution: None,
-            }
-        })
-        .collect()
-}
-
-fn spec(i: usize) -> ClientSpec {
-    ClientSpec::from_toml_str(&format!(
-        "id = \"m{i}\"\ntask = \"math\"\n\
-         mix = [{{ weight = 1.0, task = {{ type = \"math\", families = [\"add_sub\"] }} }}]\n\
-         rewards = [{{ type = \"math_accuracy\", weight = 0.6 }}, \
-         {{ type = \"length\", weight = 0.4, max = 3, mode = \"hard\" }}]\n"
-    ))
-    .expect("client spec")
-}
 
 #[test]
 fn a_lora_llama_federation_runs_through_the_harness() {
     let tok = tokenizer();
-    let config = LlamaConfig {
-        vocab_size: tok.vocab_size(),
-        d_model: 16,
-        n_layers: 2,
-        n_heads: 2,
-        n_kv_heads: 1,
-        head_dim: 8,
-        d_hidden: 24,
-        max_seq_len: 96,
-        rope_theta: 10_000.0,
-        norm_eps: 1e-5,
-        tie_embeddings: true,
-    };
-    let base = Llama::init(&config, 1, &Device::flex()).unwrap();
-    let lora = LoraConfig {
-        rank: 2,
-        alpha: 4.0,
-        ..LoraConfig::default()
-    };
-    let mut trainer = GrpoTrainerConfig::default();
-    trainer.grpo.num_generations = 4;
-    trainer.grpo.prompts_per_step = 2;
-    trainer.grpo.max_completion_length = 4;
-    trainer.grpo.learning_rate = 1e-2;
-    let data: Vec<Dataset> = (0..2)
-        .map(|c| Dataset::from_prompts(problems(c, 12), 3, 3).unwrap())
-        .collect();
+    let base = base_model(&tok);
+    let lora = lora();
+    let trainer = trainer();
+    let data = data(2);
 
     // Without adapters the factory refuses (it would exchange every weight).
     let err = LlamaFactory::new(

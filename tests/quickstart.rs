@@ -79,6 +79,31 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move_where_they_have_signa
     // see that depends on sampled tokens, hence on the CPU's rounding, so the test asserts
     // the equivalence rather than a count (issue #14).
     let fedmoa = out.runs.iter().find(|r| r.arm == Arm::Fedmoa).unwrap();
+
+    // Resuming a finished run trains nothing and restores every result from the
+    // checkpoints; a changed trainer setting is refused, naming it.
+    config.experiment.resume = true;
+    let lines = std::sync::Mutex::new(Vec::new());
+    let again = run(&config, &|line: &str| {
+        lines.lock().unwrap().push(line.to_string())
+    })
+    .unwrap();
+    let lines = lines.into_inner().unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("resumed from")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("round 1/")), "{lines:?}");
+    for (a, b) in out.runs.iter().zip(&again.runs) {
+        assert_eq!((a.arm, &a.weights), (b.arm, &b.weights));
+        assert_eq!(a.final_params, b.final_params);
+        assert_eq!(a.result.acc_curve, b.result.acc_curve);
+    }
+    let mut changed = config.clone();
+    changed.trainer.grpo.learning_rate *= 2.0;
+    let err = run(&changed, &|_: &str| {}).unwrap_err().to_string();
+    assert!(err.contains("trainer.grpo.learning_rate"), "{err}");
+
     let signalled = clients_with_hypergradient_signal(
         &dir.path().join("quickstart-quick/metrics.jsonl"),
         "fedmoa",

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use fedmoa_core::federation::{Client, Federation, FederationConfig, InProcessClient};
+use fedmoa_core::federation::{
+    Client, Federation, FederationConfig, InProcessClient, RoundSummary,
+};
 use fedmoa_core::{
     AggError, Aggregated, Aggregator, AggregatorState, ClientUpdate, EvalReport, LocalTrainer,
     ParamSet, RoundPlan, Split, TrainError, screen_updates,
@@ -230,6 +233,75 @@ fn checkpoint_kill_resume_is_bit_identical() {
         .map(|v| v["round"].as_u64().unwrap())
         .collect();
     assert_eq!(rounds, (1..=12).collect::<Vec<_>>());
+}
+
+/// An evaluator that counts its calls and reports one metric that is always missing (NaN).
+fn counting_evaluator(
+    calls: Arc<AtomicU32>,
+) -> impl FnMut(u32, &ParamSet) -> Result<BTreeMap<String, f64>, TrainError> + Send {
+    move |_round: u32, p: &ParamSet| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok(BTreeMap::from([
+            ("norm".to_string(), p.norm()),
+            ("missing".to_string(), f64::NAN),
+        ]))
+    }
+}
+
+/// Round summaries without their wall time and NaN metrics (NaN ≠ NaN).
+fn comparable(history: &[RoundSummary]) -> Vec<RoundSummary> {
+    history
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.secs = 0.0;
+            assert!(r.eval.remove("missing").unwrap().is_nan());
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_federation_reports_every_round_and_its_initial_evaluation() {
+    let good = [Behaviour::Good; 4];
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ckpt.bin");
+    let mut straight =
+        federation(6, &good).with_evaluator(counting_evaluator(Arc::new(AtomicU32::new(0))));
+    let initial = straight.evaluate_initial().unwrap();
+    assert_eq!(initial["norm"], 0.0);
+    straight.run().unwrap();
+
+    let mut first = federation(6, &good)
+        .with_checkpoint(&ck)
+        .with_evaluator(counting_evaluator(Arc::new(AtomicU32::new(0))));
+    first.evaluate_initial().unwrap();
+    first.run_until(4).unwrap();
+    drop(first); // only the files survive
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let mut second = federation(6, &good)
+        .with_checkpoint(&ck)
+        .with_evaluator(counting_evaluator(Arc::clone(&calls)));
+    assert!(second.resume().unwrap());
+    assert_eq!(second.history().len(), 4);
+    assert_eq!(second.evaluate_initial().unwrap()["norm"], 0.0);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the initial evaluation is restored"
+    );
+    second.run().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "rounds 5 and 6 only");
+    assert_eq!(comparable(second.history()), comparable(straight.history()));
+}
+
+#[test]
+fn the_initial_evaluation_cannot_run_after_the_first_round() {
+    let mut fed = federation(3, &[Behaviour::Good; 3]);
+    fed.run_until(1).unwrap();
+    let err = fed.evaluate_initial().unwrap_err().to_string();
+    assert!(err.contains("after round 1"), "{err}");
 }
 
 #[test]

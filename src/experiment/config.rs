@@ -27,6 +27,12 @@ pub struct ExperimentConfig {
     pub temperature: f64,
     /// FedMOA's client weighting settings (initial weights come from each client's spec).
     pub hypergradient: HypergradientConfig,
+    /// Continue from the checkpoints in `<run_dir>/checkpoints/` (written after every
+    /// round) instead of starting afresh: finished arm × seed runs are not run again, an
+    /// interrupted one continues after its last completed round and ends with exactly the
+    /// metrics and parameters of an uninterrupted run. Refused when the checkpoints were
+    /// written with other settings; starts afresh when there are none.
+    pub resume: bool,
 }
 
 impl Default for ExperimentConfig {
@@ -39,6 +45,7 @@ impl Default for ExperimentConfig {
             seeds: 1,
             temperature: 0.1,
             hypergradient: HypergradientConfig::default(),
+            resume: false,
         }
     }
 }

@@ -25,6 +25,13 @@ pub trait ClientFactory: Send + Sync {
         weighter: Box<dyn ObjectiveWeighter>,
         seed: u64,
     ) -> Result<Box<dyn LocalTrainer>, TrainError>;
+
+    /// The settings that shape the trainers (trainer config, warm start, prompting, …),
+    /// recorded beside an experiment's checkpoints and compared when it resumes, so that
+    /// a run is never continued with other settings (default: nothing to compare).
+    fn fingerprint(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// Client `index`'s objectives, built from its spec by `registry`.

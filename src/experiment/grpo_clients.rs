@@ -30,6 +30,11 @@ impl GrpoClients {
         }
     }
 
+    /// The trainer config as JSON, for [`super::ClientFactory::fingerprint`].
+    pub fn fingerprint(&self) -> serde_json::Value {
+        serde_json::to_value(&self.trainer).unwrap_or(serde_json::Value::Null)
+    }
+
     /// Client `index`'s trainer over `policy` and `tokenizer`, with `spec`'s rewards, the
     /// experiment's `weighter` and a GRPO seed derived from `seed` and `index`.
     ///

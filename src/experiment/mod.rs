@@ -17,6 +17,7 @@ mod paired;
 mod plot;
 mod png;
 mod report;
+mod resume;
 mod runner;
 mod summary;
 

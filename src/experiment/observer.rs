@@ -9,8 +9,9 @@ pub trait ExperimentObserver: Sync {
     /// A human-readable progress line.
     fn line(&self, line: &str);
 
-    /// `arm` with seed `seed_index` starts: `clients` clients, `rounds` rounds of
-    /// `local_steps` local steps each (when the config fixes them).
+    /// `arm` with seed `seed_index` starts: `clients` clients, `rounds` rounds (those left
+    /// to run, after a resume) of `local_steps` local steps each (when the config fixes
+    /// them). Not called for an arm that a resume restores finished.
     fn arm_started(
         &self,
         arm: Arm,

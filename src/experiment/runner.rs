@@ -11,6 +11,7 @@ use fedmoa_core::{ClientId, ParamSet, TaskTag};
 use fedmoa_rewards::ClientSpec;
 
 use super::evaluation::evaluate_global;
+use super::resume;
 use super::summary::ArmResult;
 use super::{Arm, ClientFactory, ExperimentConfig, ExperimentError, ExperimentObserver};
 
@@ -73,13 +74,30 @@ impl<'a> Experiment<'a> {
     /// Runs every seed × arm; `progress` is told when each arm starts and ends and gets one
     /// line per round (a plain `&|line: &str| …` closure will do).
     ///
+    /// Each arm × seed checkpoints after every round into `<run_dir>/checkpoints/`; with
+    /// [`ExperimentConfig::resume`] the run continues from there.
+    ///
     /// # Errors
-    /// [`ExperimentError`] when a client cannot be built or the federation fails.
+    /// [`ExperimentError`] when a client cannot be built, the federation fails, or the
+    /// checkpoints to resume from were written with other settings.
     pub fn run(&self, progress: &dyn ExperimentObserver) -> Result<Vec<ArmRun>, ExperimentError> {
+        let dir = resume::checkpoint_dir(&self.config);
+        let fingerprint =
+            resume::fingerprint(&self.config, &self.specs, self.factory.fingerprint())?;
+        let resuming = self.config.resume && resume::can_resume(&dir, &fingerprint)?;
+        if self.config.resume && !resuming {
+            progress.line(&format!(
+                "nothing to resume in {}: starting afresh",
+                dir.display()
+            ));
+        }
+        if !resuming {
+            resume::start_fresh(&dir, &fingerprint)?;
+        }
         let mut runs = Vec::new();
         for seed_index in 0..self.config.seeds {
             for &arm in &self.config.arms {
-                runs.push(self.run_arm(arm, seed_index, progress)?);
+                runs.push(self.run_arm(arm, seed_index, resuming, progress)?);
             }
         }
         Ok(runs)
@@ -89,9 +107,12 @@ impl<'a> Experiment<'a> {
         &self,
         arm: Arm,
         seed_index: u32,
+        resuming: bool,
         progress: &dyn ExperimentObserver,
     ) -> Result<ArmRun, ExperimentError> {
         let start = Instant::now();
+        let checkpoint = resume::checkpoint_path(&self.config, arm, seed_index);
+        let resuming = resuming && checkpoint.exists();
         let seed = SeedStream::Repeat(seed_index).seed(self.config.federation.seed);
         let initial = self.factory.initial_params(seed)?;
         let mut clients: Vec<(Arc<dyn Client>, TaskTag)> = Vec::with_capacity(self.specs.len());
@@ -126,7 +147,7 @@ impl<'a> Experiment<'a> {
             .run_dir()
             .join("metrics")
             .join(format!("{}-seed{seed_index}.jsonl", arm.name()));
-        if metrics_path.exists() {
+        if !resuming && metrics_path.exists() {
             std::fs::remove_file(&metrics_path)
                 .map_err(|e| ExperimentError::io(&metrics_path, e))?;
         }
@@ -153,7 +174,30 @@ impl<'a> Experiment<'a> {
             "[{label}] {} clients, {rounds} rounds",
             clients.len()
         ));
-        let initial_eval = evaluate_global(&clients, &initial)?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut federation = Federation::new(
+            fed_config,
+            clients.iter().map(|(c, _)| Arc::clone(c)).collect(),
+            aggregator,
+            initial,
+        )?
+        .with_metrics(&metrics_path)
+        .with_checkpoint(&checkpoint)
+        .with_evaluator(move |_round: u32, params: &fedmoa_core::ParamSet| {
+            evaluate_global(&eval_clients, params)
+        })
+        .on_round(move |r| {
+            let _ = tx.send(progress_line(r));
+        });
+        if resuming && federation.resume()? {
+            progress.line(&format!(
+                "[{label}] resumed from {} after round {}/{rounds}",
+                checkpoint.display(),
+                federation.round()
+            ));
+        }
+        let restored_secs: f64 = federation.history().iter().map(|r| r.secs).sum();
+        let initial_eval = federation.evaluate_initial()?;
         let initial_acc = initial_eval.get("global_acc").copied().unwrap_or(f64::NAN);
         let by_task: Vec<String> = initial_eval
             .iter()
@@ -163,35 +207,24 @@ impl<'a> Experiment<'a> {
             "[{label}] round 0/{rounds} (initial model): global acc {initial_acc:.3} ({})",
             by_task.join(", ")
         ));
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        let mut federation = Federation::new(
-            fed_config,
-            clients.iter().map(|(c, _)| Arc::clone(c)).collect(),
-            aggregator,
-            initial,
-        )?
-        .with_metrics(&metrics_path)
-        .with_evaluator(move |_round: u32, params: &fedmoa_core::ParamSet| {
-            evaluate_global(&eval_clients, params)
-        })
-        .on_round(move |r| {
-            let _ = tx.send(progress_line(r));
-        });
-        progress.arm_started(
-            arm,
-            seed_index,
-            clients.len(),
-            rounds,
-            self.config.federation.local_steps,
-        );
-        for _ in 0..rounds {
-            federation.run_round()?;
-            for line in rx.try_iter() {
-                progress.line(&line);
+        if federation.round() < rounds {
+            progress.arm_started(
+                arm,
+                seed_index,
+                clients.len(),
+                rounds - federation.round(),
+                self.config.federation.local_steps,
+            );
+            while federation.round() < rounds {
+                federation.run_round()?;
+                for line in rx.try_iter() {
+                    progress.line(&line);
+                }
             }
+            progress.arm_finished(arm, seed_index);
         }
-        progress.arm_finished(arm, seed_index);
-        let mut result = summarise_arm(federation.history(), start.elapsed().as_secs_f64());
+        let secs = restored_secs + start.elapsed().as_secs_f64();
+        let mut result = summarise_arm(federation.history(), secs);
         result.initial_global_acc = initial_acc;
         for r in federation.history() {
             for (id, w) in &r.client_weights {

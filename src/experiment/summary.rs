@@ -28,7 +28,8 @@ pub struct ArmResult {
     /// Global satisfaction of each objective after each round (as `satisfaction`).
     #[serde(default)]
     pub satisfaction_curve: BTreeMap<String, Vec<f64>>,
-    /// Wall-clock seconds of the arm.
+    /// Wall-clock seconds of the arm (resumed: this process's time plus the time of the
+    /// rounds restored from the checkpoint).
     pub secs: f64,
 }
 

@@ -100,6 +100,13 @@ impl crate::experiment::ClientFactory for LlamaFactory {
             .map_err(|e| train_err("adapter parameters", e))
     }
 
+    fn fingerprint(&self) -> serde_json::Value {
+        serde_json::json!({
+            "trainer": self.clients.fingerprint(),
+            "prompting": serde_json::to_value(&self.prompting).unwrap_or_default(),
+        })
+    }
+
     fn trainer(
         &self,
         index: usize,

@@ -20,6 +20,9 @@ pub struct TinyLmFactory {
     policy: TinyLm,
     tokenizer: TaskTokenizer,
     report: WarmStartReport,
+    /// The quickstart config without its `[experiment]` table (which the experiment
+    /// fingerprints itself).
+    fingerprint: serde_json::Value,
 }
 
 impl TinyLmFactory {
@@ -68,7 +71,12 @@ impl TinyLmFactory {
         }
         let (policy, tokenizer, report) = load_or_train(&sft, &config.warm_start, device)
             .map_err(|e| train_err("warm start", e))?;
+        let mut fingerprint = serde_json::to_value(&config).unwrap_or_default();
+        if let Some(obj) = fingerprint.as_object_mut() {
+            obj.remove("experiment");
+        }
         Ok(Self {
+            fingerprint,
             clients: GrpoClients::new(config.trainer.clone()),
             datasets,
             policy,
@@ -95,6 +103,10 @@ impl ClientFactory for TinyLmFactory {
         self.policy
             .to_param_set()
             .map_err(|e| train_err("policy parameters", e))
+    }
+
+    fn fingerprint(&self) -> serde_json::Value {
+        self.fingerprint.clone()
     }
 
     fn trainer(

@@ -1,10 +1,12 @@
 //! Atomic checkpoints of the server: parameters, aggregator state, sampling RNG state,
 //! round number and each client's state.
 //!
-//! # File format (version 1)
+//! # File format (version 2)
 //! `b"FEDMOACK"`, a little-endian `u32` version, a little-endian `u64` header length, the
 //! JSON header ([`Header`]), then every tensor's f32 values, little-endian, in the order the
 //! header lists them. Values are stored bit for bit, so a resumed run is bit-identical.
+//! Version 2 adds the round summaries, the initial evaluation and the metrics file's
+//! length to the header; version 1 files still load (without them).
 //! The file is written to `<path>.tmp`, flushed to disk and renamed over `<path>`, so a
 //! crash leaves either the old or the new checkpoint, never a torn one.
 
@@ -15,11 +17,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::FederationError;
+use super::{FederationError, RoundSummary, non_finite};
 use crate::{AggregatorState, ParamSet};
 
 const MAGIC: &[u8; 8] = b"FEDMOACK";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Oldest version this build reads.
+const OLDEST_VERSION: u32 = 1;
 /// Largest header accepted (guards against a corrupted length field).
 const MAX_HEADER: u64 = 1 << 30;
 
@@ -38,6 +42,13 @@ pub struct Checkpoint {
     pub aggregator_state: AggregatorState,
     /// State of each client that has any.
     pub clients: BTreeMap<String, serde_json::Value>,
+    /// Summaries of rounds `1..=round`, so a resumed run reports every round.
+    pub history: Vec<RoundSummary>,
+    /// The evaluation of the initial parameters (round 0), once it has run.
+    pub initial_eval: Option<BTreeMap<String, f64>>,
+    /// Length in bytes of the JSONL metrics file when the checkpoint was written; a resumed
+    /// run cuts the file there (`None`: no metrics file yet, or a version 1 checkpoint).
+    pub metrics_offset: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,6 +67,12 @@ struct Header {
     aggregator_scalars: serde_json::Value,
     clients: BTreeMap<String, serde_json::Value>,
     tensors: Vec<TensorEntry>,
+    #[serde(default)]
+    history: Vec<RoundSummary>,
+    #[serde(default, deserialize_with = "non_finite::optional_float_map")]
+    initial_eval: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    metrics_offset: Option<u64>,
 }
 
 const PARAMS_GROUP: &str = "params";
@@ -91,6 +108,9 @@ impl Checkpoint {
                     })
                 })
                 .collect(),
+            history: self.history.clone(),
+            initial_eval: self.initial_eval.clone(),
+            metrics_offset: self.metrics_offset,
         };
         let header_json = serde_json::to_vec(&header).map_err(|e| {
             FederationError::io("encoding checkpoint header", path, std::io::Error::other(e))
@@ -147,8 +167,10 @@ impl Checkpoint {
             return Err("not a fedmoa checkpoint (bad magic)".into());
         }
         let version = u32::from_le_bytes(cursor.array()?);
-        if version != VERSION {
-            return Err(format!("version {version}, this build reads {VERSION}"));
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
+            return Err(format!(
+                "version {version}, this build reads {OLDEST_VERSION} to {VERSION}"
+            ));
         }
         let header_len = u64::from_le_bytes(cursor.array()?);
         if header_len > MAX_HEADER {
@@ -188,6 +210,9 @@ impl Checkpoint {
                 tensors: groups,
             },
             clients: header.clients,
+            history: header.history,
+            initial_eval: header.initial_eval,
+            metrics_offset: header.metrics_offset,
         })
     }
 }
@@ -244,6 +269,9 @@ mod tests {
                 tensors,
             },
             clients: BTreeMap::from([("c0".to_string(), serde_json::json!({"w": [0.5, 0.5]}))]),
+            history: Vec::new(),
+            initial_eval: Some(BTreeMap::from([("acc".to_string(), 0.25)])),
+            metrics_offset: Some(1234),
         }
     }
 
@@ -264,6 +292,58 @@ mod tests {
         };
         assert_eq!(bits(&back), bits(&ck));
         assert!(!tmp_path(&path).exists());
+    }
+
+    #[test]
+    fn round_summaries_with_missing_metrics_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.bin");
+        let mut ck = sample();
+        let summary = RoundSummary {
+            round: 1,
+            sampled: vec!["c0".into()],
+            replied: vec!["c0".into()],
+            dropped: Vec::new(),
+            rejected: Vec::new(),
+            aggregated: true,
+            skip_reason: None,
+            weights: BTreeMap::from([("c0".into(), 1.0)]),
+            mean_client_accuracy: Some(0.5),
+            client_accuracy: BTreeMap::from([("c0".into(), 0.5)]),
+            client_weights: BTreeMap::from([("c0".into(), vec![0.25, 0.75])]),
+            eval: BTreeMap::from([("acc".into(), 0.125), ("hv".into(), f64::NAN)]),
+            eval_error: None,
+            secs: 1.5,
+        };
+        ck.history = vec![summary.clone()];
+        ck.save(&path).unwrap();
+        let back = Checkpoint::load(&path).unwrap();
+        assert!(back.history[0].eval["hv"].is_nan());
+        let mut expected = summary;
+        expected.eval.remove("hv");
+        let mut got = back.history[0].clone();
+        got.eval.remove("hv");
+        assert_eq!(got, expected);
+        assert_eq!(back.initial_eval, ck.initial_eval);
+        assert_eq!(back.metrics_offset, Some(1234));
+    }
+
+    #[test]
+    fn a_version_1_checkpoint_still_loads() {
+        let header = br#"{"round":3,"seed":7,"aggregator":"fedavg","aggregator_scalars":null,"clients":{},"tensors":[{"group":"params","name":"w","shape":[1]}]}"#;
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&2.5f32.to_le_bytes());
+        let ck = Checkpoint::decode(&bytes).unwrap();
+        assert_eq!((ck.round, ck.seed), (3, 7));
+        assert_eq!(ck.params.flatten(), vec![2.5]);
+        assert!(ck.history.is_empty());
+        assert_eq!((ck.initial_eval, ck.metrics_offset), (None, None));
+        let mut newer = bytes;
+        newer[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        assert!(Checkpoint::decode(&newer).unwrap_err().contains("version"));
     }
 
     #[test]

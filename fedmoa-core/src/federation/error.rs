@@ -54,6 +54,9 @@ pub enum FederationError {
         /// What is wrong.
         reason: String,
     },
+    /// The evaluation of the initial parameters failed.
+    #[error("evaluating the initial parameters: {0}")]
+    InitialEvaluation(#[source] TrainError),
     /// Restoring a client's or the aggregator's state failed.
     #[error("cannot restore state of {who}: {reason}")]
     Restore {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::FederationError;
+use super::{FederationError, non_finite};
 use crate::{ClientId, ClientUpdate, Rejection};
 
 /// A client dropped from a round, and why.
@@ -37,18 +37,23 @@ pub struct RoundSummary {
     /// Why aggregation was skipped, if it was.
     pub skip_reason: Option<String>,
     /// Aggregation weight of each client.
+    #[serde(deserialize_with = "non_finite::float_map")]
     pub weights: BTreeMap<ClientId, f32>,
     /// Mean held-out accuracy the replying clients reported.
     pub mean_client_accuracy: Option<f32>,
     /// Held-out accuracy each replying client reported (after its local training).
+    #[serde(deserialize_with = "non_finite::float_map")]
     pub client_accuracy: BTreeMap<ClientId, f32>,
     /// Objective weights each replying client ended the round with.
+    #[serde(deserialize_with = "non_finite::float_vec_map")]
     pub client_weights: BTreeMap<ClientId, Vec<f32>>,
-    /// Metrics of the global evaluation hook, if any.
+    /// Metrics of the global evaluation hook, if any (NaN is written as `null`).
+    #[serde(deserialize_with = "non_finite::float_map")]
     pub eval: BTreeMap<String, f64>,
     /// Error of the global evaluation hook, if it failed.
     pub eval_error: Option<String>,
     /// Wall-clock seconds of the round.
+    #[serde(deserialize_with = "non_finite::float")]
     pub secs: f64,
 }
 
@@ -72,6 +77,10 @@ impl MetricsLog {
         if path.exists() {
             truncate_after_round(path, keep_through_round)?;
         }
+        Self::append(path)
+    }
+
+    fn append(path: &Path) -> Result<Self, FederationError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -83,9 +92,60 @@ impl MetricsLog {
         })
     }
 
+    /// Opens `path` for appending, first cutting it to exactly `offset` bytes: the length
+    /// it had when the checkpoint being resumed was written (see [`MetricsLog::flushed_len`]).
+    ///
+    /// # Errors
+    /// [`FederationError::Io`]; [`FederationError::BadCheckpoint`] naming the metrics file
+    /// when it is shorter than `offset` (it was truncated or replaced since the checkpoint,
+    /// so the lines of earlier rounds are lost).
+    pub fn open_at(path: &Path, offset: u64) -> Result<Self, FederationError> {
+        let len = match fs::metadata(path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(FederationError::io("reading metrics", path, e)),
+        };
+        if len < offset {
+            return Err(FederationError::BadCheckpoint {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the metrics file has {len} bytes but the checkpoint was written when it \
+                     had {offset}: it was truncated or replaced since"
+                ),
+            });
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)
+                .map_err(|e| FederationError::io("creating metrics directory", dir, e))?;
+        }
+        if len > offset {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| FederationError::io("truncating metrics", path, e))?;
+            file.set_len(offset)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| FederationError::io("truncating metrics", path, e))?;
+        }
+        Self::append(path)
+    }
+
     /// The file written to.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Flushes and returns the file's length in bytes: the offset a checkpoint records so
+    /// that a resumed run can drop exactly the lines written after it.
+    ///
+    /// # Errors
+    /// [`FederationError::Io`].
+    pub fn flushed_len(&mut self) -> Result<u64, FederationError> {
+        self.out
+            .flush()
+            .and_then(|()| self.out.get_ref().metadata())
+            .map(|m| m.len())
+            .map_err(|e| FederationError::io("flushing metrics", &self.path, e))
     }
 
     /// Writes one line.
@@ -149,9 +209,11 @@ fn truncate_after_round(path: &Path, keep: u32) -> Result<(), FederationError> {
     let mut kept = Vec::new();
     for line in BufReader::new(file).lines() {
         let line = line.map_err(|e| FederationError::io("reading metrics", path, e))?;
-        let round = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v.get("round").and_then(serde_json::Value::as_u64));
+        // A line that does not parse was torn by a crash while it was written: drop it.
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let round = value.get("round").and_then(serde_json::Value::as_u64);
         if round.is_none_or(|r| r <= u64::from(keep)) {
             kept.push(line);
         }
@@ -191,5 +253,42 @@ mod tests {
             })
             .collect();
         assert_eq!(rounds, vec![1, 2]);
+    }
+
+    #[test]
+    fn reopening_drops_a_line_torn_by_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.jsonl");
+        fs::write(
+            &path,
+            "{\"kind\":\"round\",\"round\":1}\n{\"kind\":\"client_st",
+        )
+        .unwrap();
+        drop(MetricsLog::open(&path, 1).unwrap());
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"kind\":\"round\",\"round\":1}\n"
+        );
+    }
+
+    #[test]
+    fn open_at_cuts_to_the_recorded_offset_and_refuses_a_shorter_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.jsonl");
+        let mut log = MetricsLog::open(&path, 0).unwrap();
+        log.write(&serde_json::json!({"round": 1})).unwrap();
+        let offset = log.flushed_len().unwrap();
+        assert_eq!(offset, fs::read(&path).unwrap().len() as u64);
+        log.write(&serde_json::json!({"round": 2})).unwrap();
+        drop(log);
+        let mut log = MetricsLog::open_at(&path, offset).unwrap();
+        assert_eq!(log.flushed_len().unwrap(), offset);
+        drop(log);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"round\":1}\n");
+        let err = MetricsLog::open_at(&path, offset + 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("truncated or replaced"), "{err}");
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod dispatch;
 mod error;
 mod metrics;
+mod non_finite;
 mod runner;
 mod sampling;
 

@@ -58,6 +58,9 @@ pub struct Federation {
     checkpoint_path: Option<PathBuf>,
     observer: Option<Observer>,
     history: Vec<RoundSummary>,
+    initial_eval: Option<BTreeMap<String, f64>>,
+    /// Length of the metrics file at the last checkpoint (restored on resume).
+    metrics_offset: Option<u64>,
 }
 
 impl Federation {
@@ -99,6 +102,8 @@ impl Federation {
             checkpoint_path: None,
             observer: None,
             history: Vec::new(),
+            initial_eval: None,
+            metrics_offset: None,
         })
     }
 
@@ -150,9 +155,51 @@ impl Federation {
         &self.clients
     }
 
-    /// Summaries of the rounds run by this instance.
+    /// Summaries of every round so far, including those restored by
+    /// [`Federation::resume`].
     pub fn history(&self) -> &[RoundSummary] {
         &self.history
+    }
+
+    /// The evaluation of the initial parameters, once [`Federation::evaluate_initial`] ran
+    /// (in this process or before the checkpoint it resumed from).
+    pub fn initial_eval(&self) -> Option<&BTreeMap<String, f64>> {
+        self.initial_eval.as_ref()
+    }
+
+    /// Evaluates the initial parameters with the evaluator (round 0, as Flower's server
+    /// does before its first round) and checkpoints; a federation resumed from a checkpoint
+    /// that holds this evaluation returns it without running the evaluator again. Without
+    /// an evaluator the evaluation is empty.
+    ///
+    /// # Errors
+    /// [`FederationError::InitialEvaluation`] when the evaluator fails or when rounds have
+    /// already run without it (a version 1 checkpoint); [`FederationError::Io`] when the
+    /// checkpoint cannot be written.
+    pub fn evaluate_initial(&mut self) -> Result<BTreeMap<String, f64>, FederationError> {
+        if let Some(eval) = &self.initial_eval {
+            return Ok(eval.clone());
+        }
+        if self.round > 0 {
+            return Err(FederationError::InitialEvaluation(TrainError::msg(
+                format!(
+                    "the parameters are those after round {}, not the initial ones (the \
+                 checkpoint resumed from predates initial evaluations)",
+                    self.round
+                ),
+            )));
+        }
+        let eval = match self.evaluator.as_mut() {
+            Some(ev) => ev
+                .evaluate(0, &self.params)
+                .map_err(FederationError::InitialEvaluation)?,
+            None => BTreeMap::new(),
+        };
+        self.initial_eval = Some(eval.clone());
+        if let Some(path) = &self.checkpoint_path {
+            self.checkpoint()?.save(path)?;
+        }
+        Ok(eval)
     }
 
     /// The aggregator.
@@ -161,8 +208,9 @@ impl Federation {
     }
 
     /// If the checkpoint file set by [`Federation::with_checkpoint`] exists, restores the
-    /// global parameters, round, aggregator state and client states from it. Returns whether
-    /// it resumed.
+    /// global parameters, round, aggregator state, client states, round summaries and
+    /// initial evaluation from it; the metrics file (if any) is cut to the length it had
+    /// then when the next round starts. Returns whether it resumed.
     ///
     /// # Errors
     /// [`FederationError`] when the checkpoint is unreadable or belongs to a different
@@ -224,6 +272,9 @@ impl Federation {
         }
         self.params = ck.params;
         self.round = ck.round;
+        self.history = ck.history;
+        self.initial_eval = ck.initial_eval;
+        self.metrics_offset = ck.metrics_offset;
         Ok(())
     }
 
@@ -270,6 +321,9 @@ impl Federation {
             params: self.params.clone(),
             aggregator_state: self.aggregator.state(),
             clients,
+            history: self.history.clone(),
+            initial_eval: self.initial_eval.clone(),
+            metrics_offset: self.metrics_offset,
         })
     }
 
@@ -283,7 +337,10 @@ impl Federation {
         if self.metrics.is_none()
             && let Some(path) = &self.metrics_path
         {
-            self.metrics = Some(MetricsLog::open(path, self.round)?);
+            self.metrics = Some(match self.metrics_offset {
+                Some(offset) => MetricsLog::open_at(path, offset)?,
+                None => MetricsLog::open(path, self.round)?,
+            });
         }
 
         let cfg = &self.config;
@@ -385,15 +442,16 @@ impl Federation {
                 log.write_client(round, u)?;
             }
             log.write_round(&summary)?;
+            self.metrics_offset = Some(log.flushed_len()?);
         }
         self.round = round;
+        self.history.push(summary.clone());
         if let Some(path) = &self.checkpoint_path {
             self.checkpoint()?.save(path)?;
         }
         if let Some(f) = self.observer.as_mut() {
             f(&summary);
         }
-        self.history.push(summary.clone());
         Ok(summary)
     }
 }
