@@ -10,6 +10,8 @@ use fedmoa::experiment::{
     Arm, ClientFactory, Experiment, ExperimentConfig, results_table, write_outputs,
 };
 use fedmoa::rewards::{ClientSpec, Scenario};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Objective k of client i is `exp(-½‖θ − t_k‖²)`; objective 0 is the primary.
 struct Toy {
@@ -18,6 +20,8 @@ struct Toy {
     weighter: Box<dyn ObjectiveWeighter>,
     previous: Option<Vec<Vec<f32>>>,
     step: u64,
+    /// Counts evaluations of the initial parameters (θ = 0) on the test split.
+    initial_evals: Arc<AtomicUsize>,
 }
 
 fn grads(theta: &[f32], targets: &[Vec<f32>]) -> Vec<Vec<f32>> {
@@ -118,17 +122,22 @@ impl LocalTrainer for Toy {
         Ok(u)
     }
 
-    fn evaluate(&mut self, params: &ParamSet, _split: Split) -> Result<EvalReport, TrainError> {
-        Ok(self.report(
-            params
-                .get("theta")
-                .ok_or(TrainError::msg("no theta"))?
-                .data(),
-        ))
+    fn evaluate(&mut self, params: &ParamSet, split: Split) -> Result<EvalReport, TrainError> {
+        let theta = params
+            .get("theta")
+            .ok_or(TrainError::msg("no theta"))?
+            .data();
+        if split == Split::Test && theta.iter().all(|&v| v == 0.0) {
+            self.initial_evals.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(self.report(theta))
     }
 }
 
-struct ToyFactory;
+#[derive(Default)]
+struct ToyFactory {
+    initial_evals: Arc<AtomicUsize>,
+}
 
 impl ClientFactory for ToyFactory {
     fn initial_params(&self, _seed: u64) -> Result<ParamSet, TrainError> {
@@ -159,6 +168,7 @@ impl ClientFactory for ToyFactory {
             weighter,
             previous: None,
             step: 0,
+            initial_evals: Arc::clone(&self.initial_evals),
         }))
     }
 }
@@ -181,12 +191,24 @@ fn config(dir: &std::path::Path, seeds: u32) -> ExperimentConfig {
 fn arms_run_on_identical_clients_and_write_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let specs = Scenario::heterogeneous(2, 2, 3).clients;
-    let exp = Experiment::new(config(dir.path(), 2), specs, &ToyFactory).unwrap();
+    let factory = ToyFactory::default();
+    let exp = Experiment::new(config(dir.path(), 2), specs, &factory).unwrap();
     let lines = std::sync::Mutex::new(Vec::new());
     let runs = exp
         .run(&|l: &str| lines.lock().unwrap().push(l.to_string()))
         .unwrap();
     assert_eq!(runs.len(), 6);
+    // The arms of a seed share one evaluation of their common initial parameters: once
+    // per client and seed, not once per arm.
+    assert_eq!(factory.initial_evals.load(Ordering::SeqCst), 4 * 2);
+    for seed in 0..2 {
+        let initial: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.seed_index == seed)
+            .map(|r| r.result.initial_global_acc)
+            .collect();
+        assert!(initial.windows(2).all(|w| w[0] == w[1]), "{initial:?}");
+    }
     assert!(
         lines
             .lock()
@@ -252,7 +274,8 @@ fn same_seed_gives_same_results() {
     let specs = Scenario::heterogeneous(1, 1, 5).clients;
     let run = || {
         let dir = tempfile::tempdir().unwrap();
-        let exp = Experiment::new(config(dir.path(), 1), specs.clone(), &ToyFactory).unwrap();
+        let factory = ToyFactory::default();
+        let exp = Experiment::new(config(dir.path(), 1), specs.clone(), &factory).unwrap();
         exp.run(&|_: &str| {})
             .unwrap()
             .into_iter()

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::rewards::{
-    CodePassRateConfig, CodeSyntaxConfig, FormatConfig, LengthConfig, MathAccuracyConfig,
-    ReasoningConfig,
+    AnswerLineConfig, CodePassRateConfig, CodeSyntaxConfig, FormatConfig, LengthConfig,
+    MathAccuracyConfig, ReasoningConfig,
 };
 
 /// The configuration of a built-in reward plugin, tagged by `type`.
@@ -29,17 +29,20 @@ pub enum RewardConfig {
     Length(LengthConfig),
     /// [`crate::rewards::Reasoning`].
     Reasoning(ReasoningConfig),
+    /// [`crate::rewards::AnswerLine`].
+    AnswerLine(AnswerLineConfig),
 }
 
 impl RewardConfig {
     /// The `type` names of the built-ins.
-    pub const TYPES: [&'static str; 6] = [
+    pub const TYPES: [&'static str; 7] = [
         "math_accuracy",
         "code_pass_rate",
         "code_syntax",
         "format",
         "length",
         "reasoning",
+        "answer_line",
     ];
 
     /// This config's `type` name.
@@ -51,6 +54,7 @@ impl RewardConfig {
             RewardConfig::Format(_) => "format",
             RewardConfig::Length(_) => "length",
             RewardConfig::Reasoning(_) => "reasoning",
+            RewardConfig::AnswerLine(_) => "answer_line",
         }
     }
 
@@ -69,6 +73,7 @@ impl RewardConfig {
             RewardConfig::Format(c) => c.build().map(boxed),
             RewardConfig::Length(c) => c.build().map(boxed),
             RewardConfig::Reasoning(c) => c.build().map(boxed),
+            RewardConfig::AnswerLine(c) => c.build().map(boxed),
         }
         .map_err(|e| e.within(self.type_name()))
     }
@@ -280,6 +285,7 @@ mod tests {
             }),
             RewardConfig::Length(LengthConfig::soft(64, 16)),
             RewardConfig::Reasoning(ReasoningConfig::default()),
+            RewardConfig::AnswerLine(AnswerLineConfig::default()),
         ];
         for (config, name) in configs.iter().zip(RewardConfig::TYPES) {
             assert_eq!(config.type_name(), name);

@@ -39,7 +39,7 @@ impl RewardRegistry {
         Self::default()
     }
 
-    /// A registry holding the six built-ins of [`RewardConfig::TYPES`] and the sandboxed
+    /// A registry holding the seven built-ins of [`RewardConfig::TYPES`] and the sandboxed
     /// [`PYTHON_TESTS`] plugin (whose constructor checks for `python3` at start-up).
     pub fn with_builtins() -> Self {
         let mut registry = Self::new();
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn builds_builtins_and_custom_plugins() {
         let mut registry = RewardRegistry::with_builtins();
-        assert_eq!(registry.type_names().len(), 7);
+        assert_eq!(registry.type_names().len(), 8);
         assert!(registry.contains(PYTHON_TESTS));
         registry
             .register("constant", |p: &PluginConfig| {

@@ -36,6 +36,12 @@ pub struct ArmRun {
     pub final_params: ParamSet,
 }
 
+/// An [`ArmRun`] and the evaluation of its initial parameters.
+struct ArmOutcome {
+    run: ArmRun,
+    initial_eval: BTreeMap<String, f64>,
+}
+
 /// Runs the configured arms over the configured seeds on `specs`' clients.
 pub struct Experiment<'a> {
     config: ExperimentConfig,
@@ -96,8 +102,14 @@ impl<'a> Experiment<'a> {
         }
         let mut runs = Vec::new();
         for seed_index in 0..self.config.seeds {
+            // Every arm starts from the same parameters and evaluates them on the same
+            // test splits: the first arm's initial evaluation serves them all.
+            let mut initial_eval = None;
             for &arm in &self.config.arms {
-                runs.push(self.run_arm(arm, seed_index, resuming, progress)?);
+                let run =
+                    self.run_arm(arm, seed_index, resuming, initial_eval.clone(), progress)?;
+                initial_eval = Some(run.initial_eval.clone());
+                runs.push(run.run);
             }
         }
         Ok(runs)
@@ -108,8 +120,9 @@ impl<'a> Experiment<'a> {
         arm: Arm,
         seed_index: u32,
         resuming: bool,
+        initial_eval: Option<BTreeMap<String, f64>>,
         progress: &dyn ExperimentObserver,
-    ) -> Result<ArmRun, ExperimentError> {
+    ) -> Result<ArmOutcome, ExperimentError> {
         let start = Instant::now();
         let checkpoint = resume::checkpoint_path(&self.config, arm, seed_index);
         let resuming = resuming && checkpoint.exists();
@@ -189,6 +202,9 @@ impl<'a> Experiment<'a> {
         .on_round(move |r| {
             let _ = tx.send(progress_line(r));
         });
+        if let Some(eval) = initial_eval {
+            federation = federation.with_initial_eval(eval);
+        }
         if resuming && federation.resume()? {
             progress.line(&format!(
                 "[{label}] resumed from {} after round {}/{rounds}",
@@ -226,19 +242,26 @@ impl<'a> Experiment<'a> {
         let secs = restored_secs + start.elapsed().as_secs_f64();
         let mut result = summarise_arm(federation.history(), secs);
         result.initial_global_acc = initial_acc;
+        result.initial_global_acc_by_task = initial_eval
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))
+            .collect();
         for r in federation.history() {
             for (id, w) in &r.client_weights {
                 weights.entry(id.clone()).or_default().push(w.clone());
             }
         }
-        Ok(ArmRun {
-            arm,
-            seed_index,
-            result,
-            weights,
-            objective_names,
-            metrics_path,
-            final_params: federation.params().clone(),
+        Ok(ArmOutcome {
+            run: ArmRun {
+                arm,
+                seed_index,
+                result,
+                weights,
+                objective_names,
+                metrics_path,
+                final_params: federation.params().clone(),
+            },
+            initial_eval,
         })
     }
 }
@@ -299,6 +322,7 @@ pub fn summarise_arm(history: &[RoundSummary], secs: f64) -> ArmResult {
             .iter()
             .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))
             .collect(),
+        initial_global_acc_by_task: BTreeMap::new(),
         personalization,
         satisfaction: last_eval
             .iter()

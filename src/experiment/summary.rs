@@ -14,6 +14,9 @@ pub struct ArmResult {
     pub initial_global_acc: f64,
     /// Global test accuracy per task (`math`, `code`, …).
     pub global_acc_by_task: BTreeMap<String, f64>,
+    /// The same for the initial model (the base model's accuracy per task, round 0).
+    #[serde(default)]
+    pub initial_global_acc_by_task: BTreeMap<String, f64>,
     /// Mean over clients of their own held-out accuracy after their final local training.
     pub personalization: f64,
     /// Global model's satisfaction rate per objective (mean over the clients that have it).

@@ -128,6 +128,16 @@ impl Federation {
         self
     }
 
+    /// Takes `eval` as the evaluation of the initial parameters instead of running the
+    /// evaluator on them (e.g. when several federations start from the same parameters
+    /// and evaluate them the same way); [`Federation::resume`] replaces it with the
+    /// checkpoint's.
+    #[must_use]
+    pub fn with_initial_eval(mut self, eval: BTreeMap<String, f64>) -> Self {
+        self.initial_eval = Some(eval);
+        self
+    }
+
     /// Calls `f` with each round's summary (e.g. to print a progress line).
     #[must_use]
     pub fn on_round(mut self, f: impl FnMut(&RoundSummary) + Send + 'static) -> Self {
@@ -178,6 +188,12 @@ impl Federation {
     /// checkpoint cannot be written.
     pub fn evaluate_initial(&mut self) -> Result<BTreeMap<String, f64>, FederationError> {
         if let Some(eval) = &self.initial_eval {
+            if self.round == 0
+                && let Some(path) = &self.checkpoint_path
+                && !path.exists()
+            {
+                self.checkpoint()?.save(path)?;
+            }
             return Ok(eval.clone());
         }
         if self.round > 0 {
@@ -273,7 +289,9 @@ impl Federation {
         self.params = ck.params;
         self.round = ck.round;
         self.history = ck.history;
-        self.initial_eval = ck.initial_eval;
+        if ck.initial_eval.is_some() {
+            self.initial_eval = ck.initial_eval;
+        }
         self.metrics_offset = ck.metrics_offset;
         Ok(())
     }

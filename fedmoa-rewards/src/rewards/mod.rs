@@ -3,6 +3,7 @@
 //! | type | scores | range |
 //! |---|---|---|
 //! | `math_accuracy` | extracted final answer equals the numeric reference | {0, 1} |
+//! | `answer_line` | the final answer stands on a marked line (`#### 42`) | {0, 1} |
 //! | `code_pass_rate` | fraction of hidden cases the program passes | [0, 1] |
 //! | `code_syntax` | the program parses | {0, 1} |
 //! | `format` | the completion follows a tag template | [0, 1] |
@@ -10,6 +11,7 @@
 //! | `reasoning` | the completion shows at least N steps | [0, 1] |
 //! | `python_tests` | fraction of Python asserts passed in the sandbox (MBPP) | [0, 1] |
 
+mod answer_line;
 mod code_pass_rate;
 mod code_syntax;
 mod format;
@@ -18,6 +20,7 @@ mod math_accuracy;
 mod python_tests;
 mod reasoning;
 
+pub use answer_line::{AnswerLine, AnswerLineConfig};
 pub use code_pass_rate::{CodePassRate, CodePassRateConfig};
 pub use code_syntax::{CodeSyntax, CodeSyntaxConfig};
 pub use format::{Format, FormatConfig};
