@@ -21,7 +21,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use fedmoa::experiment::Arm;
+#[path = "shared/experiment_args.rs"]
+mod experiment_args;
+use experiment_args::{ExperimentArgs, load_config};
 use fedmoa::quickstart::{QuickstartConfig, run_with_progress_bars};
 
 /// FedMOA against FedAvg on heterogeneous math clients, on the embedded TinyLm (no
@@ -34,52 +36,21 @@ struct Args {
     /// A small run (under 2 minutes) for smoke tests; applied after the other options.
     #[arg(long)]
     quick: bool,
-    /// Also run FedMOA without hypergradient, without accuracy-awareness and without
-    /// task-awareness.
-    #[arg(long)]
-    ablations: bool,
-    /// Repeat every arm over N seeds (mean ± std, paired differences).
-    #[arg(long, value_name = "N")]
-    seeds: Option<u32>,
-    /// Federated rounds.
-    #[arg(long, value_name = "R")]
-    rounds: Option<u32>,
-    /// Run name: outputs go to `runs/<NAME>/`.
-    #[arg(long)]
-    name: Option<String>,
-    /// Continue the run of the same name from its checkpoints (written after every round)
-    /// after it was interrupted; ends with the results of an uninterrupted run.
-    #[arg(long)]
-    resume: bool,
+    #[command(flatten)]
+    experiment: ExperimentArgs,
 }
 
 /// The configuration: the TOML file (or the default), then the options.
 fn config(args: Args) -> Result<QuickstartConfig, Box<dyn std::error::Error>> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            QuickstartConfig::from_toml_str(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => QuickstartConfig::default(),
-    };
-    if args.ablations {
-        config.experiment.arms = Arm::ALL.to_vec();
-    }
-    if let Some(seeds) = args.seeds {
-        config.experiment.seeds = seeds;
-    }
-    if let Some(rounds) = args.rounds {
-        config.experiment.federation.rounds = rounds;
-    }
-    if let Some(name) = args.name {
-        config.experiment.name = name;
-    }
+    let mut config = load_config(
+        args.config.as_deref(),
+        QuickstartConfig::from_toml_str,
+        QuickstartConfig::default,
+    )?;
+    args.experiment.apply(&mut config.experiment);
     if args.quick {
         config = config.quick();
     }
-    config.experiment.resume |= args.resume;
     config.validate()?;
     Ok(config)
 }

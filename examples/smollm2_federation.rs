@@ -20,7 +20,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use fedmoa::experiment::{Arm, ArmResult};
+#[path = "shared/experiment_args.rs"]
+mod experiment_args;
+use experiment_args::{ExperimentArgs, load_config};
+use fedmoa::experiment::ArmResult;
 use fedmoa::llm::{LlmFederationConfig, LlmFederationOutput, run_federation};
 use fedmoa::quickstart::ProgressBoard;
 
@@ -39,51 +42,20 @@ struct Args {
     /// and tokens; applied after the other options.
     #[arg(long)]
     quick: bool,
-    /// Also run FedMOA without hypergradient, without accuracy-awareness and without
-    /// task-awareness.
-    #[arg(long)]
-    ablations: bool,
-    /// Repeat every arm over N seeds (mean ± std, paired differences).
-    #[arg(long, value_name = "N")]
-    seeds: Option<u32>,
-    /// Federated rounds.
-    #[arg(long, value_name = "R")]
-    rounds: Option<u32>,
-    /// Run name: outputs go to `runs/<NAME>/`.
-    #[arg(long)]
-    name: Option<String>,
-    /// Continue the run of the same name from its checkpoints (written after every round)
-    /// after it was interrupted; ends with the results of an uninterrupted run.
-    #[arg(long)]
-    resume: bool,
+    #[command(flatten)]
+    experiment: ExperimentArgs,
 }
 
 fn config(args: &Args) -> Result<LlmFederationConfig, Box<dyn std::error::Error>> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            LlmFederationConfig::from_toml_str(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => LlmFederationConfig::default(),
-    };
-    if args.ablations {
-        config.experiment.arms = Arm::ALL.to_vec();
-    }
-    if let Some(seeds) = args.seeds {
-        config.experiment.seeds = seeds;
-    }
-    if let Some(rounds) = args.rounds {
-        config.experiment.federation.rounds = rounds;
-    }
-    if let Some(name) = &args.name {
-        config.experiment.name.clone_from(name);
-    }
+    let mut config = load_config(
+        args.config.as_deref(),
+        LlmFederationConfig::from_toml_str,
+        LlmFederationConfig::default,
+    )?;
+    args.experiment.apply(&mut config.experiment);
     if args.quick {
         config = config.quick();
     }
-    config.experiment.resume |= args.resume;
     config.validate()?;
     Ok(config)
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod experiment;
 pub mod llm;
 pub mod quickstart;
+mod toml_overlay;
 
 pub use fedmoa_agg as agg;
 pub use fedmoa_core as core;

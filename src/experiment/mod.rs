@@ -32,6 +32,6 @@ pub use observer::ExperimentObserver;
 pub use paired::{PairedDifference, paired_differences, paired_lines};
 pub use plot::{fitted_range, plot_curves, plot_weights};
 pub use png::svg_to_png;
-pub use report::{results_table, summary_json, write_outputs};
+pub use report::{ExperimentOutput, results_table, summary_json, write_outputs};
 pub use runner::{ArmRun, Experiment, summarise_arm};
 pub use summary::{ArmResult, MeanStd};

@@ -105,6 +105,18 @@ pub fn summary_json(config: &ExperimentConfig, runs: &[ArmRun]) -> serde_json::V
     })
 }
 
+/// What a finished experiment produced.
+#[derive(Debug)]
+pub struct ExperimentOutput {
+    /// Every arm × seed.
+    pub runs: Vec<ArmRun>,
+    /// The results table (Markdown).
+    pub table: String,
+    /// Files written (`summary.json`, `metrics.jsonl`, plots, and whatever the runner
+    /// adds, such as PEFT adapters).
+    pub files: Vec<PathBuf>,
+}
+
 /// Writes `summary.json`, the combined `metrics.jsonl` (every line tagged with `arm` and
 /// `seed`) and the plots (SVG and PNG) under the run directory; returns the paths written.
 ///

@@ -152,13 +152,14 @@ impl Default for LlmFederationConfig {
 }
 
 impl LlmFederationConfig {
-    /// Reads a config from TOML; missing fields keep their defaults.
+    /// Reads a config from TOML laid over the default key by key (`[trainer.grpo]` with
+    /// only `learning_rate` keeps the default's group size; a `[[clients]]` list replaces
+    /// the default's clients), and validates it.
     ///
     /// # Errors
     /// [`ConfigError`] for bad TOML or an invalid field (named with its path).
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let config: Self =
-            toml::from_str(text).map_err(|e| ConfigError::new("toml", e.to_string()))?;
+        let config = crate::toml_overlay::overlay(&Self::default(), text)?;
         config.validate()?;
         Ok(config)
     }
@@ -249,6 +250,16 @@ mod tests {
             LlmFederationConfig::from_toml_str(&text).unwrap(),
             LlmFederationConfig::default()
         );
+    }
+
+    #[test]
+    fn toml_overrides_keep_the_other_defaults() {
+        let config =
+            LlmFederationConfig::from_toml_str("[trainer.grpo]\nlearning_rate = 2e-4\n").unwrap();
+        let default = LlmFederationConfig::default();
+        assert_eq!(config.trainer.grpo.learning_rate, 2e-4);
+        assert_eq!(config.trainer.grpo.num_generations, 8);
+        assert_eq!(config.clients, default.clients);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`run_federation`]: a federation of LoRA clients of a GGUF model in one call.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fedmoa_core::seeds::SeedStream;
 use fedmoa_grpo::gguf::GgufFile;
@@ -8,21 +8,13 @@ use fedmoa_grpo::{Dataset, Llama, LlmTokenizer, StepObserver};
 
 use super::{LlamaFactory, LlmFederationConfig};
 use crate::experiment::{
-    ArmRun, Experiment, ExperimentError, ExperimentObserver, results_table, train_err,
+    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, results_table, train_err,
     write_outputs,
 };
 
-/// What [`run_federation`] produced.
-#[derive(Debug)]
-pub struct LlmFederationOutput {
-    /// Every arm × seed.
-    pub runs: Vec<ArmRun>,
-    /// The results table (Markdown).
-    pub table: String,
-    /// Files written: `summary.json`, `metrics.jsonl`, plots, and one PEFT LoRA adapter
-    /// directory per arm (`peft_adapter_<arm>/`, the first seed's final global adapters).
-    pub files: Vec<PathBuf>,
-}
+/// What [`run_federation`] produced; its `files` end with one PEFT LoRA adapter directory
+/// per arm (`peft_adapter_<arm>/`, the first seed's final global adapters).
+pub type LlmFederationOutput = ExperimentOutput;
 
 /// Loads the model in `gguf`, adds `config.model.lora` adapters, builds every client's
 /// data from its task mix and runs `config.experiment` (FedAvg, FedMOA, ablations ×

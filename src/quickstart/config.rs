@@ -198,28 +198,9 @@ impl QuickstartConfig {
     /// # Errors
     /// [`ConfigError`] for a syntax error, an unknown field or an invalid value.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let overrides: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::new("toml", e.to_string()))?;
-        let mut merged = toml::Table::try_from(Self::default())
-            .map_err(|e| ConfigError::new("toml", e.to_string()))?;
-        merge_tables(&mut merged, overrides);
-        let config: Self = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new("toml", e.to_string()))?;
+        let config = crate::toml_overlay::overlay(&Self::default(), text)?;
         config.validate()?;
         Ok(config)
-    }
-}
-
-/// Lays `overrides` over `base`: tables merge recursively, any other value replaces.
-fn merge_tables(base: &mut toml::Table, overrides: toml::Table) {
-    for (key, value) in overrides {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
     }
 }
 

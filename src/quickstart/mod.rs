@@ -8,8 +8,6 @@ mod config;
 mod factory;
 mod progress;
 
-use std::path::PathBuf;
-
 pub use config::{DataSizes, QuickstartConfig};
 pub use factory::TinyLmFactory;
 pub use progress::ProgressBoard;
@@ -17,19 +15,11 @@ pub use progress::ProgressBoard;
 use fedmoa_grpo::StepObserver;
 
 use crate::experiment::{
-    ArmRun, Experiment, ExperimentError, ExperimentObserver, results_table, write_outputs,
+    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, results_table, write_outputs,
 };
 
 /// What a quickstart run produced.
-#[derive(Debug)]
-pub struct QuickstartOutput {
-    /// Every arm × seed.
-    pub runs: Vec<ArmRun>,
-    /// The results table (Markdown).
-    pub table: String,
-    /// Files written (`summary.json`, `metrics.jsonl`, plots).
-    pub files: Vec<PathBuf>,
-}
+pub type QuickstartOutput = ExperimentOutput;
 
 /// Runs the quickstart: builds the scenario, warm-starts TinyLm (cached), runs every arm
 /// and seed, and writes the outputs; `progress` receives one line per step of the way
