@@ -1,10 +1,12 @@
 //! A fedmoa TinyLm GRPO client in a Flower federation (see `deploy/flower/README.md`).
 //!
 //! Every process builds the same heterogeneous scenario (`--math` math clients, then
-//! `--code` code clients, from `--seed`), the data of all its clients, and one shared SFT
-//! warm start of a tiny TinyLm (cached under `$FEDMOA_CACHE_DIR`, default
-//! `.cache/fedmoa`). Client `--client-index i` then trains scenario client `i` (its task,
-//! reward set and data) with GRPO in every round the ServerApp sends it.
+//! `--code` code clients, from `--seed`) with the quickstart's factory
+//! (`fedmoa::quickstart::TinyLmFactory`: the same data streams and one shared SFT warm
+//! start of a tiny TinyLm, cached under `$FEDMOA_CACHE_DIR`, default `.cache/fedmoa`).
+//! Client `--client-index i` then trains scenario client `i` (its task, reward set and
+//! data, with the FedAvg arm's fixed weighter or the FedMOA arm's hypergradient one) with
+//! GRPO in every round the ServerApp sends it.
 //!
 //! ```text
 //! # 1. the initial model, one NAME.npy per tensor, for the ServerApp's init="npy-dir:…"
@@ -28,25 +30,21 @@
 //! `--validation` (the warm start is trained on every client's warm-start pool), so all
 //! clients and the exported init agree bit for bit.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fedmoa::core::seeds::SeedStream;
-use fedmoa::core::weighting::{FixedConfig, HypergradientConfig, WeighterConfig};
+use fedmoa::core::weighting::HypergradientConfig;
 use fedmoa::core::{
-    ClientUpdate, EvalReport, LocalTrainer, ParamSet, Prompt, RewardFn, RoundPlan, Split,
-    TrainError,
+    ClientUpdate, EvalReport, LocalTrainer, ParamSet, RoundPlan, Split, TrainError,
 };
+use fedmoa::experiment::{Arm, ClientFactory, ExperimentConfig};
 use fedmoa::flower::{FlowerClient, FlowerClientConfig};
-use fedmoa::grpo::sft::{SftConfig, WarmStartConfig, load_or_train};
+use fedmoa::grpo::sft::{SftConfig, WarmStartConfig};
 use fedmoa::grpo::tokenizer::TokenizerTrainConfig;
-use fedmoa::grpo::{
-    Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, Policy, TaskTokenizer, TinyLm,
-    TinyLmConfig,
-};
-use fedmoa::rewards::{RewardRegistry, Scenario};
+use fedmoa::grpo::{DeviceChoice, GrpoTrainerConfig, TinyLmConfig};
+use fedmoa::quickstart::{DataSizes, QuickstartConfig, TinyLmFactory};
+use fedmoa::rewards::{RewardRegistry, Scenario, ScenarioDifficulty, TeacherConfig};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -218,49 +216,38 @@ fn trainer_config(local_steps: u32, n_validation: usize) -> GrpoTrainerConfig {
     config
 }
 
-/// The scenario's data and the shared warm start: identical in every process.
-struct Federation {
-    scenario: Scenario,
-    registry: RewardRegistry,
-    data: Vec<Dataset>,
-    policy: TinyLm,
-    tokenizer: TaskTokenizer,
+/// The quickstart's config for this scenario: the same client specs, data streams,
+/// warm-start pool and trainer factory as `cargo run --example quickstart`, with the tiny
+/// model, no test split (the ServerApp evaluates) and this client's trainer settings.
+fn quickstart_config(o: &Options) -> QuickstartConfig {
+    QuickstartConfig {
+        n_math: o.n_math,
+        n_code: o.n_code,
+        scenario_seed: o.seed,
+        difficulty: ScenarioDifficulty::default(),
+        data: DataSizes {
+            train: o.n_train,
+            validation: o.n_validation,
+            test: 0,
+            warm_start: 4 * o.n_train,
+        },
+        client_label_noise: Vec::new(),
+        warm_start: warm_start_config(),
+        teacher: TeacherConfig::default(),
+        trainer: trainer_config(o.local_steps, o.n_validation),
+        experiment: ExperimentConfig::default(),
+    }
 }
 
-fn build_federation(o: &Options) -> Result<Federation, BoxError> {
-    let scenario = Scenario::heterogeneous(o.n_math, o.n_code, o.seed);
-    let registry = RewardRegistry::with_builtins();
-    scenario.validate(&registry)?;
-    let mut data = Vec::with_capacity(scenario.clients.len());
-    let mut sft_pools = Vec::with_capacity(scenario.clients.len());
-    for (i, spec) in scenario.clients.iter().enumerate() {
-        // The quickstart's streams: the same scenario seed gives the same client data.
-        let ds = spec.dataset(
-            SeedStream::ClientData(i).seed(o.seed),
-            o.n_train,
-            o.n_validation,
-            0,
-        )?;
-        data.push(ds);
-        sft_pools.push(spec.dataset(
-            SeedStream::WarmStartPool(i).seed(o.seed),
-            4 * o.n_train,
-            0,
-            0,
-        )?);
-    }
-    // The warm start never sees a prompt that some client validates on.
-    let held_out: HashSet<&str> = data
-        .iter()
-        .flat_map(|d| d.validation.iter().map(|p| p.text.as_str()))
-        .collect();
-    let sft: Vec<Prompt> = sft_pools
-        .into_iter()
-        .flat_map(|pool| pool.train)
-        .filter(|p| !held_out.contains(p.text.as_str()))
-        .collect();
+/// The scenario and the quickstart's factory over the shared warm start (trained once,
+/// then loaded from the cache): identical in every process.
+fn build_factory(o: &Options) -> Result<(Scenario, TinyLmFactory), BoxError> {
+    let config = quickstart_config(o);
+    let scenario = config.scenario();
+    scenario.validate(&RewardRegistry::with_builtins())?;
     let device = DeviceChoice::from_env_or(DeviceChoice::Flex)?.device()?;
-    let (policy, tokenizer, report) = load_or_train(&sft, &warm_start_config(), &device)?;
+    let factory = TinyLmFactory::new(config, &scenario.clients, scenario.seed, &device)?;
+    let report = factory.warm_start_report();
     eprintln!(
         "flower_client: warm start {} ({} steps, loss {:.3} → {:.3}, {:.1} s)",
         if report.from_cache {
@@ -273,13 +260,7 @@ fn build_federation(o: &Options) -> Result<Federation, BoxError> {
         report.last_loss,
         report.secs
     );
-    Ok(Federation {
-        scenario,
-        registry,
-        data,
-        policy,
-        tokenizer,
-    })
+    Ok((scenario, factory))
 }
 
 /// Writes `params` as one `NAME.npy` (float32) per tensor into `dir`.
@@ -293,12 +274,12 @@ fn export_init(params: &ParamSet, dir: &Path) -> Result<(), BoxError> {
 }
 
 /// A trainer that sleeps before each local training (to kill a client mid-round).
-struct Delayed<T> {
-    inner: T,
+struct Delayed {
+    inner: Box<dyn LocalTrainer>,
     delay: Duration,
 }
 
-impl<T: LocalTrainer> LocalTrainer for Delayed<T> {
+impl LocalTrainer for Delayed {
     fn train(&mut self, global: &ParamSet, plan: &RoundPlan) -> Result<ClientUpdate, TrainError> {
         std::thread::sleep(self.delay);
         self.inner.train(global, plan)
@@ -317,17 +298,13 @@ impl<T: LocalTrainer> LocalTrainer for Delayed<T> {
     }
 }
 
+/// Client `--client-index`'s trainer, built by the quickstart's factory with the
+/// weighter of the FedAvg arm (fixed) or the FedMOA arm (hypergradient).
 fn build_trainer(
-    fed: Federation,
+    scenario: &Scenario,
+    factory: &TinyLmFactory,
     o: &Options,
-) -> Result<(Delayed<GrpoTrainer<TinyLm>>, String), BoxError> {
-    let Federation {
-        scenario,
-        registry,
-        mut data,
-        policy,
-        tokenizer,
-    } = fed;
+) -> Result<(Delayed, String), BoxError> {
     let n = scenario.clients.len();
     let index = usize::try_from(o.flower.client_index)
         .ok()
@@ -340,34 +317,15 @@ fn build_trainer(
             )
         })?;
     let spec = &scenario.clients[index];
-    let rewards: Vec<Box<dyn RewardFn>> = spec
-        .rewards
-        .iter()
-        .map(|r| registry.build(&r.plugin))
-        .collect::<Result<_, _>>()?;
-    let initial: Vec<f64> = spec.rewards.iter().map(|r| f64::from(r.weight)).collect();
-    let weighter = match o.weighter {
-        Weighter::Fixed => WeighterConfig::Fixed(FixedConfig {
-            weights: Some(initial),
-        }),
-        Weighter::Hypergradient => WeighterConfig::Hypergradient(HypergradientConfig {
-            initial_weights: Some(initial),
-            ..HypergradientConfig::default()
-        }),
-    }
-    .build(rewards.len())?;
-    let mut config = trainer_config(o.local_steps, o.n_validation);
-    config.grpo.seed = SeedStream::ClientTrainer(index).seed(o.seed);
-    let trainer = GrpoTrainer::new(
-        spec.id.clone(),
-        spec.task.clone(),
-        policy,
-        tokenizer,
-        data.swap_remove(index),
-        rewards,
-        weighter,
-        config,
-    )?;
+    let initial: Vec<f32> = spec.rewards.iter().map(|r| r.weight).collect();
+    let arm = match o.weighter {
+        Weighter::Fixed => Arm::Fedavg,
+        Weighter::Hypergradient => Arm::Fedmoa,
+    };
+    let weighter = arm
+        .weighter(&initial, &HypergradientConfig::default())
+        .build(initial.len())?;
+    let trainer = factory.trainer(index, spec, weighter, o.seed)?;
     let delayed = Delayed {
         inner: trainer,
         delay: Duration::from_secs_f64(o.train_delay_secs),
@@ -376,8 +334,8 @@ fn build_trainer(
 }
 
 fn run(mut o: Options) -> Result<(), BoxError> {
-    let fed = build_federation(&o)?;
-    let init = fed.policy.to_param_set()?;
+    let (scenario, factory) = build_factory(&o)?;
+    let init = factory.initial_params(o.seed)?;
     if let Some(dir) = &o.export_init {
         export_init(&init, dir)?;
         eprintln!(
@@ -389,7 +347,7 @@ fn run(mut o: Options) -> Result<(), BoxError> {
         );
         return Ok(());
     }
-    let (trainer, id) = build_trainer(fed, &o)?;
+    let (trainer, id) = build_trainer(&scenario, &factory, &o)?;
     if !o.client_id_given {
         o.flower.client_id = Some(id.clone());
     }
