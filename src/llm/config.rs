@@ -92,7 +92,7 @@ impl Default for LlmFederationConfig {
     /// mul/div; SmolLM2-135M-Instruct solves 20–40 % of them at 96 new tokens), each
     /// scoring `math_accuracy` first, plus the `#### <number>` answer line the model writes
     /// only some of the time, or a length budget in tension with working the problem out;
-    /// FedAvg against FedMOA for 3 rounds of 3 local steps, one prompt and G = 8
+    /// FedAvg against FedMOA for 2 rounds of 3 local steps, one prompt and G = 8
     /// completions per step, 8 validation and 16 test prompts per client.
     fn default() -> Self {
         const ACC: &str = "{ type = \"math_accuracy\", weight = 0.6 }";
@@ -109,7 +109,7 @@ impl Default for LlmFederationConfig {
             arms: vec![Arm::Fedavg, Arm::Fedmoa],
             ..ExperimentConfig::default()
         };
-        experiment.federation.rounds = 3;
+        experiment.federation.rounds = 2;
         experiment.federation.local_steps = Some(3);
         // One client at a time: a GRPO step of a 135M model already uses every core.
         experiment.federation.max_parallel = 1;
