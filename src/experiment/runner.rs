@@ -106,9 +106,8 @@ impl<'a> Experiment<'a> {
             // test splits: the first arm's initial evaluation serves them all.
             let mut initial_eval = None;
             for &arm in &self.config.arms {
-                let run =
-                    self.run_arm(arm, seed_index, resuming, initial_eval.clone(), progress)?;
-                initial_eval = Some(run.initial_eval.clone());
+                let run = self.run_arm(arm, seed_index, resuming, initial_eval.take(), progress)?;
+                initial_eval = Some(run.initial_eval);
                 runs.push(run.run);
             }
         }
@@ -215,9 +214,10 @@ impl<'a> Experiment<'a> {
         let restored_secs: f64 = federation.history().iter().map(|r| r.secs).sum();
         let initial_eval = federation.evaluate_initial()?;
         let initial_acc = initial_eval.get("global_acc").copied().unwrap_or(f64::NAN);
-        let by_task: Vec<String> = initial_eval
+        let initial_by_task = accuracy_by_task(&initial_eval);
+        let by_task: Vec<String> = initial_by_task
             .iter()
-            .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| format!("{t} {v:.3}")))
+            .map(|(t, v)| format!("{t} {v:.3}"))
             .collect();
         progress.line(&format!(
             "[{label}] round 0/{rounds} (initial model): global acc {initial_acc:.3} ({})",
@@ -242,10 +242,7 @@ impl<'a> Experiment<'a> {
         let secs = restored_secs + start.elapsed().as_secs_f64();
         let mut result = summarise_arm(federation.history(), secs);
         result.initial_global_acc = initial_acc;
-        result.initial_global_acc_by_task = initial_eval
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))
-            .collect();
+        result.initial_global_acc_by_task = initial_by_task;
         for r in federation.history() {
             for (id, w) in &r.client_weights {
                 weights.entry(id.clone()).or_default().push(w.clone());
@@ -274,6 +271,13 @@ fn objective_name(plugin: &fedmoa_rewards::PluginConfig) -> String {
         .and_then(toml::Value::as_str)
         .unwrap_or(plugin.type_name())
         .to_string()
+}
+
+/// The `global_acc_<task>` entries of a global evaluation, keyed by task.
+fn accuracy_by_task(eval: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    eval.iter()
+        .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))
+        .collect()
 }
 
 /// Each objective's global satisfaction after every round (NaN for a round without it).
@@ -318,10 +322,7 @@ pub fn summarise_arm(history: &[RoundSummary], secs: f64) -> ArmResult {
     ArmResult {
         global_acc: get("global_acc"),
         initial_global_acc: f64::NAN,
-        global_acc_by_task: last_eval
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("global_acc_").map(|t| (t.to_string(), *v)))
-            .collect(),
+        global_acc_by_task: accuracy_by_task(&last_eval),
         initial_global_acc_by_task: BTreeMap::new(),
         personalization,
         satisfaction: last_eval

@@ -70,17 +70,18 @@ impl MetricsLog {
     /// # Errors
     /// [`FederationError::Io`].
     pub fn open(path: &Path, keep_through_round: u32) -> Result<Self, FederationError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)
-                .map_err(|e| FederationError::io("creating metrics directory", dir, e))?;
-        }
         if path.exists() {
             truncate_after_round(path, keep_through_round)?;
         }
         Self::append(path)
     }
 
+    /// Creates the directory if needed and opens `path` for appending.
     fn append(path: &Path) -> Result<Self, FederationError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)
+                .map_err(|e| FederationError::io("creating metrics directory", dir, e))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -113,10 +114,6 @@ impl MetricsLog {
                      had {offset}: it was truncated or replaced since"
                 ),
             });
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)
-                .map_err(|e| FederationError::io("creating metrics directory", dir, e))?;
         }
         if len > offset {
             let file = OpenOptions::new()

@@ -187,32 +187,28 @@ impl Federation {
     /// already run without it (a version 1 checkpoint); [`FederationError::Io`] when the
     /// checkpoint cannot be written.
     pub fn evaluate_initial(&mut self) -> Result<BTreeMap<String, f64>, FederationError> {
-        if let Some(eval) = &self.initial_eval {
-            if self.round == 0
-                && let Some(path) = &self.checkpoint_path
-                && !path.exists()
-            {
-                self.checkpoint()?.save(path)?;
+        let eval = match &self.initial_eval {
+            Some(eval) => eval.clone(),
+            None if self.round > 0 => {
+                return Err(FederationError::InitialEvaluation(TrainError::msg(
+                    format!(
+                        "the parameters are those after round {}, not the initial ones (the \
+                     checkpoint resumed from predates initial evaluations)",
+                        self.round
+                    ),
+                )));
             }
-            return Ok(eval.clone());
-        }
-        if self.round > 0 {
-            return Err(FederationError::InitialEvaluation(TrainError::msg(
-                format!(
-                    "the parameters are those after round {}, not the initial ones (the \
-                 checkpoint resumed from predates initial evaluations)",
-                    self.round
-                ),
-            )));
-        }
-        let eval = match self.evaluator.as_mut() {
-            Some(ev) => ev
-                .evaluate(0, &self.params)
-                .map_err(FederationError::InitialEvaluation)?,
-            None => BTreeMap::new(),
+            None => match self.evaluator.as_mut() {
+                Some(ev) => ev
+                    .evaluate(0, &self.params)
+                    .map_err(FederationError::InitialEvaluation)?,
+                None => BTreeMap::new(),
+            },
         };
         self.initial_eval = Some(eval.clone());
-        if let Some(path) = &self.checkpoint_path {
+        if self.round == 0
+            && let Some(path) = &self.checkpoint_path
+        {
             self.checkpoint()?.save(path)?;
         }
         Ok(eval)
