@@ -5,7 +5,8 @@
 //! (`fedmoa::quickstart::TinyLmFactory`: the same data streams and one shared SFT warm
 //! start of a tiny TinyLm, cached under `$FEDMOA_CACHE_DIR`, default `.cache/fedmoa`).
 //! Client `--client-index i` then trains scenario client `i` (its task, reward set and
-//! data, with the FedAvg arm's fixed weighter or the FedMOA arm's hypergradient one) with
+//! data, with the `--weighter` it is given: FedAvg's `fixed`, FedMOA's `hypergradient`, or a
+//! user-written one registered by name, like `primary_ramp` here) with
 //! GRPO in every round the ServerApp sends it.
 //!
 //! ```text
@@ -17,7 +18,7 @@
 //! ```
 //!
 //! Scenario and model: `--math N` (2), `--code N` (2), `--seed N` (0), `--client-index I`
-//! (0; also `--index`), `--weighter fixed|hypergradient` (hypergradient), `--local-steps N`
+//! (0; also `--index`), `--weighter NAME|'{ type = …, … }'` (hypergradient), `--local-steps N`
 //! (2; the ServerApp's `local-steps` overrides it), `--train N` (48), `--validation N` (8),
 //! `--train-delay SECS` (sleep before each local training, for fault tests),
 //! `--export-init DIR` (write the initial model and exit).
@@ -34,28 +35,23 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fedmoa::core::weighting::HypergradientConfig;
+use fedmoa::core::weighting::WeighterContext;
 use fedmoa::core::{
-    ClientUpdate, EvalReport, LocalTrainer, ParamSet, RoundPlan, Split, TrainError,
+    ClientUpdate, EvalReport, LocalTrainer, ParamSet, PluginConfig, RoundPlan, Split, TrainError,
 };
-use fedmoa::experiment::{Arm, ClientFactory, ExperimentConfig};
+use fedmoa::experiment::{ClientFactory, ExperimentConfig};
 use fedmoa::flower::{FlowerClient, FlowerClientConfig};
 use fedmoa::grpo::sft::{SftConfig, WarmStartConfig};
 use fedmoa::grpo::tokenizer::TokenizerTrainConfig;
 use fedmoa::grpo::{DeviceChoice, GrpoTrainerConfig, TinyLmConfig};
+use fedmoa::plugins::Plugins;
 use fedmoa::quickstart::{DataSizes, QuickstartConfig, TinyLmFactory};
 use fedmoa::rewards::{RewardRegistry, Scenario, ScenarioDifficulty, TeacherConfig};
+#[path = "shared/demo_plugins.rs"]
+mod demo_plugins;
+use demo_plugins::register_demo_plugins;
 
 type BoxError = Box<dyn std::error::Error>;
-
-/// Which objective weighter the client runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Weighter {
-    /// The scenario's initial weights, fixed.
-    Fixed,
-    /// FedMOA's online hypergradient weighting from the scenario's initial weights.
-    Hypergradient,
-}
 
 /// A fedmoa TinyLm GRPO client of a Flower federation: it trains one client of a
 /// heterogeneous scenario (its task, rewards and data) through Flower's Fleet API.
@@ -74,9 +70,12 @@ struct Args {
     /// The scenario client this process trains.
     #[arg(long, visible_alias = "index", default_value_t = 0)]
     client_index: u64,
-    /// The objective weighter.
-    #[arg(long, value_enum, default_value_t = Weighter::Hypergradient)]
-    weighter: Weighter,
+    /// The objective weighter: a registered type name (`fixed` for the FedAvg arm's,
+    /// `hypergradient` for FedMOA's, `primary_ramp` from `examples/shared/demo_plugins.rs`)
+    /// or an inline TOML table such as `{ type = "hypergradient", beta_w = 0.5 }`; it
+    /// starts from the scenario client's weights.
+    #[arg(long, default_value = "hypergradient")]
+    weighter: PluginConfig,
     /// Local GRPO steps per round (the ServerApp's `local-steps` overrides it).
     #[arg(long, default_value_t = 2)]
     local_steps: u32,
@@ -128,7 +127,7 @@ struct Options {
     n_math: usize,
     n_code: usize,
     seed: u64,
-    weighter: Weighter,
+    weighter: PluginConfig,
     local_steps: u32,
     n_train: usize,
     n_validation: usize,
@@ -299,7 +298,7 @@ impl LocalTrainer for Delayed {
 }
 
 /// Client `--client-index`'s trainer, built by the quickstart's factory with the
-/// weighter of the FedAvg arm (fixed) or the FedMOA arm (hypergradient).
+/// `--weighter` (built-in or one of the demo plugins) from the client's weights.
 fn build_trainer(
     scenario: &Scenario,
     factory: &TinyLmFactory,
@@ -318,13 +317,12 @@ fn build_trainer(
         })?;
     let spec = &scenario.clients[index];
     let initial: Vec<f32> = spec.rewards.iter().map(|r| r.weight).collect();
-    let arm = match o.weighter {
-        Weighter::Fixed => Arm::Fedavg,
-        Weighter::Hypergradient => Arm::Fedmoa,
-    };
-    let weighter = arm
-        .weighter(&initial, &HypergradientConfig::default())
-        .build(initial.len())?;
+    let mut plugins = Plugins::with_builtins();
+    register_demo_plugins(&mut plugins)?;
+    let weighter = plugins
+        .weighters
+        .build(&o.weighter, &WeighterContext::new(&initial))
+        .map_err(|e| format!("--weighter: {e}"))?;
     let trainer = factory.trainer(index, spec, weighter, o.seed)?;
     let delayed = Delayed {
         inner: trainer,
@@ -352,8 +350,8 @@ fn run(mut o: Options) -> Result<(), BoxError> {
         o.flower.client_id = Some(id.clone());
     }
     eprintln!(
-        "flower_client: {id} ({:?} weighter), TinyLm with {} parameters",
-        o.weighter,
+        "flower_client: {id} ({} weighter), TinyLm with {} parameters",
+        o.weighter.type_name(),
         init.numel()
     );
     let mut client = FlowerClient::new(trainer, o.flower)?;

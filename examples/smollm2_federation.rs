@@ -68,11 +68,11 @@ fn summary_line(out: &LlmFederationOutput, secs: f64) -> serde_json::Value {
         .map(|r| r.result.initial_global_acc_by_task.clone())
         .unwrap_or_default();
     let mut arms = serde_json::Map::new();
-    for arm in out.runs.iter().map(|r| r.arm) {
-        if arms.contains_key(arm.name()) {
+    for arm in out.runs.iter().map(|r| &r.arm) {
+        if arms.contains_key(arm) {
             continue;
         }
-        let runs: Vec<_> = out.runs.iter().filter(|r| r.arm == arm).collect();
+        let runs: Vec<_> = out.runs.iter().filter(|r| &r.arm == arm).collect();
         let mean = |f: &dyn Fn(&ArmResult) -> f64| {
             runs.iter().map(|r| f(&r.result)).sum::<f64>() / runs.len() as f64
         };
@@ -88,7 +88,7 @@ fn summary_line(out: &LlmFederationOutput, secs: f64) -> serde_json::Value {
                 .collect::<BTreeMap<_, _>>()
         };
         arms.insert(
-            arm.name().to_string(),
+            arm.clone(),
             serde_json::json!({
                 "global_acc": mean(&|r| r.global_acc),
                 "global_acc_by_task": by_key(&|r| &r.global_acc_by_task),

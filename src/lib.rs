@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod experiment;
 pub mod llm;
+pub mod plugins;
 pub mod quickstart;
 mod toml_overlay;
 

@@ -177,7 +177,11 @@ fn config(dir: &std::path::Path, seeds: u32) -> ExperimentConfig {
     let mut c = ExperimentConfig {
         name: "toy".into(),
         out_dir: dir.to_path_buf(),
-        arms: vec![Arm::Fedavg, Arm::Fedmoa, Arm::FedmoaNoTask],
+        arms: vec![
+            Arm::Fedavg.into(),
+            Arm::Fedmoa.into(),
+            Arm::FedmoaNoTask.into(),
+        ],
         seeds,
         ..ExperimentConfig::default()
     };
@@ -230,7 +234,7 @@ fn arms_run_on_identical_clients_and_write_every_output() {
     }
     // FedAvg's fixed weights never move; FedMOA's hypergradient weights do.
     let moved = |arm: Arm| {
-        runs.iter().filter(|r| r.arm == arm).any(|r| {
+        runs.iter().filter(|r| r.arm == arm.name()).any(|r| {
             r.weights
                 .values()
                 .any(|t| t.first().zip(t.last()).is_some_and(|(a, b)| a != b))
@@ -283,4 +287,98 @@ fn same_seed_gives_same_results() {
             .collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
+}
+
+/// A user-written aggregator (FedAvg that counts its calls) and weighter (all weight on the
+/// primary), registered by name and named by an arm in TOML.
+#[test]
+fn user_plugins_run_as_arms_named_in_toml() {
+    use fedmoa::agg::{AggregatorRegistry, FedAvgConfig};
+    use fedmoa::core::weighting::{FixedConfig, WeighterContext, WeighterRegistry};
+    use fedmoa::core::{AggError, Aggregated, Aggregator, PluginConfig};
+
+    struct Counting {
+        inner: Box<dyn Aggregator>,
+        calls: Arc<AtomicUsize>,
+    }
+    impl Aggregator for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn aggregate(
+            &mut self,
+            global: &ParamSet,
+            updates: &[ClientUpdate],
+        ) -> Result<Aggregated, AggError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.aggregate(global, updates)
+        }
+    }
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut aggregators = AggregatorRegistry::with_builtins();
+    let counter = Arc::clone(&calls);
+    aggregators
+        .register("counting", move |p: &PluginConfig| {
+            let inner: FedAvgConfig = p.parse()?;
+            Ok(Box::new(Counting {
+                inner: Box::new(inner.build()?),
+                calls: Arc::clone(&counter),
+            }) as Box<dyn Aggregator>)
+        })
+        .unwrap();
+    let mut weighters = WeighterRegistry::with_builtins();
+    weighters
+        .register("primary_only", |_: &PluginConfig, c: &WeighterContext| {
+            let mut weights = vec![0.0; c.n_objectives()];
+            weights[0] = 1.0;
+            let fixed = FixedConfig {
+                weights: Some(weights),
+            };
+            Ok(Box::new(fixed.build(c.n_objectives())?) as Box<dyn ObjectiveWeighter>)
+        })
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config: ExperimentConfig = toml::from_str(
+        "name = \"plugins\"\n\
+         arms = [\"fedavg\", { name = \"mine\", aggregator = { type = \"counting\" }, \
+         weighter = { type = \"primary_only\" } }]\n",
+    )
+    .unwrap();
+    config.out_dir = dir.path().to_path_buf();
+    config.federation.rounds = 3;
+    let specs = Scenario::heterogeneous(1, 1, 3).clients;
+    let factory = ToyFactory::default();
+
+    // The built-in registries do not know the user's names: refused before running.
+    let err = Experiment::new(config.clone(), specs.clone(), &factory)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("arms[1].aggregator.type") && err.contains("counting"),
+        "{err}"
+    );
+
+    let exp = Experiment::with_registries(config, specs, &factory, aggregators, weighters).unwrap();
+    let runs = exp.run(&|_: &str| {}).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "one aggregation per round");
+    let mine = runs.iter().find(|r| r.arm == "mine").unwrap();
+    for trajectory in mine.weights.values() {
+        assert_eq!(trajectory.len(), 4);
+        for w in trajectory {
+            assert_eq!(w[0], 1.0, "{w:?}");
+            assert!(w[1..].iter().all(|&x| x == 0.0), "{w:?}");
+        }
+    }
+    let fedavg = runs.iter().find(|r| r.arm == "fedavg").unwrap();
+    assert!(fedavg.weights.values().all(|t| t[0][0] < 1.0));
+    let table = results_table(&runs);
+    assert!(table.contains("| mine"), "{table}");
+    assert!(
+        dir.path()
+            .join("plugins/checkpoints/mine.arm.json")
+            .exists()
+    );
 }

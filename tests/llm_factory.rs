@@ -47,7 +47,7 @@ fn a_lora_llama_federation_runs_through_the_harness() {
     let mut experiment = ExperimentConfig {
         name: "llm".into(),
         out_dir: dir.path().to_path_buf(),
-        arms: vec![Arm::Fedmoa],
+        arms: vec![Arm::Fedmoa.into()],
         ..ExperimentConfig::default()
     };
     experiment.federation.rounds = 1;

@@ -65,7 +65,11 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move_where_they_have_signa
         }
     }
     // FedAvg's fixed weights are the clients' initial weights, and never move.
-    let fixed_run = out.runs.iter().find(|r| r.arm == Arm::Fedavg).unwrap();
+    let fixed_run = out
+        .runs
+        .iter()
+        .find(|r| r.arm == Arm::Fedavg.name())
+        .unwrap();
     assert!(
         fixed_run
             .weights
@@ -78,7 +82,11 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move_where_they_have_signa
     // within a round (the gradient history restarts with each global model). Which clients
     // see that depends on sampled tokens, hence on the CPU's rounding, so the test asserts
     // the equivalence rather than a count (issue #14).
-    let fedmoa = out.runs.iter().find(|r| r.arm == Arm::Fedmoa).unwrap();
+    let fedmoa = out
+        .runs
+        .iter()
+        .find(|r| r.arm == Arm::Fedmoa.name())
+        .unwrap();
 
     // Resuming a finished run trains nothing and restores every result from the
     // checkpoints; a changed trainer setting is refused, naming it.
@@ -95,7 +103,7 @@ fn quick_run_writes_a_sane_summary_and_fedmoa_weights_move_where_they_have_signa
     );
     assert!(!lines.iter().any(|l| l.contains("round 1/")), "{lines:?}");
     for (a, b) in out.runs.iter().zip(&again.runs) {
-        assert_eq!((a.arm, &a.weights), (b.arm, &b.weights));
+        assert_eq!((&a.arm, &a.weights), (&b.arm, &b.weights));
         assert_eq!(a.final_params, b.final_params);
         assert_eq!(a.result.acc_curve, b.result.acc_curve);
     }

@@ -17,7 +17,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fedmoa::experiment::{Arm, ClientFactory, Experiment, ExperimentConfig, write_outputs};
+use fedmoa::experiment::{
+    Arm, ArmConfig, ClientFactory, Experiment, ExperimentConfig, write_outputs,
+};
 use fedmoa_core::federation::Checkpoint;
 use fedmoa_grpo::StepObserver;
 use fedmoa_rewards::ClientSpec;
@@ -30,7 +32,8 @@ const STALL_ENV: &str = "FEDMOA_KILL_TEST_STALL_AT_STEP";
 const RESUME_ENV: &str = "FEDMOA_KILL_TEST_RESUME";
 const STALLED: &str = "CHILD STALLED";
 
-const ARMS: [Arm; 2] = [Arm::Fedavg, Arm::Fedmoa];
+/// The FedAvg preset, then FedMOA's rules given as data (an arm table, as in TOML).
+const ARMS: [&str; 2] = ["fedavg", "fedmoa_as_data"];
 const CLIENTS: usize = 2;
 const ROUNDS: u32 = 3;
 const LOCAL_STEPS: u32 = 2;
@@ -56,7 +59,18 @@ fn experiment_config(out_dir: &Path, resume: bool) -> ExperimentConfig {
     let mut config = ExperimentConfig {
         name: "run".into(),
         out_dir: out_dir.to_path_buf(),
-        arms: ARMS.to_vec(),
+        arms: vec![
+            Arm::Fedavg.into(),
+            toml::from_str::<toml::Table>(
+                "name = \"fedmoa_as_data\"\n\
+                 aggregator = { type = \"task_accuracy\", temperature = 0.1 }\n\
+                 weighter = { type = \"hypergradient\", beta_w = 0.5 }",
+            )
+            .unwrap()
+            .try_into::<ArmConfig>()
+            .unwrap()
+            .into(),
+        ],
         resume,
         ..ExperimentConfig::default()
     };
@@ -92,7 +106,7 @@ fn child_experiment() {
         .unwrap();
     write_outputs(&config, &runs).unwrap();
     for run in &runs {
-        let path = out_dir.join(format!("final-{}.params", run.arm.name()));
+        let path = out_dir.join(format!("final-{}.params", run.arm));
         fedmoa_grpo::checkpoint::save_params(&path, &run.final_params).unwrap();
     }
 }
@@ -188,7 +202,7 @@ fn a_run_killed_mid_round_resumes_exactly() {
     assert!(!status.success());
     let checkpoints = killed.join("run").join("checkpoints");
     let finished = Checkpoint::load(&checkpoints.join("fedavg-seed0.ckpt")).unwrap();
-    let interrupted = Checkpoint::load(&checkpoints.join("fedmoa-seed0.ckpt")).unwrap();
+    let interrupted = Checkpoint::load(&checkpoints.join("fedmoa_as_data-seed0.ckpt")).unwrap();
     assert_eq!(finished.round, ROUNDS, "the first arm had finished");
     assert_eq!(interrupted.round, 1, "the kill came inside round 2");
     assert!(
@@ -206,38 +220,24 @@ fn a_run_killed_mid_round_resumes_exactly() {
 
     let initial = common::factory().initial_params(0).unwrap();
     for arm in ARMS {
-        let name = format!("final-{}.params", arm.name());
+        let name = format!("final-{arm}.params");
         let trained = fedmoa_grpo::checkpoint::load_params(&straight.join(&name)).unwrap();
-        assert_ne!(
-            trained,
-            initial,
-            "{}: the adapters were trained",
-            arm.name()
-        );
+        assert_ne!(trained, initial, "{arm}: the adapters were trained");
         let resumed = std::fs::read(killed.join(&name)).unwrap();
         let uninterrupted = std::fs::read(straight.join(&name)).unwrap();
-        assert!(
-            resumed == uninterrupted,
-            "{}: final parameters differ",
-            arm.name()
-        );
+        assert!(resumed == uninterrupted, "{arm}: final parameters differ");
         let metrics = |root: &Path| {
             json_lines(
                 &root
                     .join("run")
                     .join("metrics")
-                    .join(format!("{}-seed0.jsonl", arm.name())),
+                    .join(format!("{arm}-seed0.jsonl")),
             )
         };
         let (resumed, uninterrupted) = (metrics(&killed), metrics(&straight));
-        assert_eq!(
-            resumed.len(),
-            uninterrupted.len(),
-            "{}: metrics lines",
-            arm.name()
-        );
+        assert_eq!(resumed.len(), uninterrupted.len(), "{arm}: metrics lines");
         for (i, (a, b)) in resumed.iter().zip(&uninterrupted).enumerate() {
-            assert_eq!(a, b, "{}: metrics line {i}", arm.name());
+            assert_eq!(a, b, "{arm}: metrics line {i}");
         }
     }
     assert_eq!(

@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use fedmoa::core::ConfigError;
-use fedmoa::experiment::{Arm, ExperimentConfig};
+use fedmoa::experiment::{Arm, ArmSpec, ExperimentConfig};
 
 /// Options laid over a config's `[experiment]` table.
 #[derive(Debug, clap::Args)]
 pub struct ExperimentArgs {
     /// Also run FedMOA without hypergradient, without accuracy-awareness and without
-    /// task-awareness.
+    /// task-awareness (every preset arm, then the config's own arms).
     #[arg(long)]
     pub ablations: bool,
     /// Repeat every arm over N seeds (mean ± std, paired differences).
@@ -32,7 +32,12 @@ impl ExperimentArgs {
     /// Sets the fields of `experiment` these options name.
     pub fn apply(&self, experiment: &mut ExperimentConfig) {
         if self.ablations {
-            experiment.arms = Arm::ALL.to_vec();
+            let custom = experiment
+                .arms
+                .iter()
+                .filter(|a| matches!(a, ArmSpec::Custom(_)))
+                .cloned();
+            experiment.arms = Arm::ALL.iter().map(|&a| a.into()).chain(custom).collect();
         }
         if let Some(seeds) = self.seeds {
             experiment.seeds = seeds;

@@ -60,6 +60,21 @@ impl Default for AggregatorConfig {
 }
 
 impl AggregatorConfig {
+    /// The `type` names of the built-ins.
+    pub const TYPES: [&'static str; 11] = [
+        "fedavg",
+        "fedprox",
+        "task_accuracy",
+        "fedavgm",
+        "fedadam",
+        "fedyogi",
+        "fedadagrad",
+        "coordinate_median",
+        "trimmed_mean",
+        "norm_clip",
+        "krum",
+    ];
+
     /// Checks every field (those of a wrapped rule included, prefixed `inner.`).
     ///
     /// # Errors

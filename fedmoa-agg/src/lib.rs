@@ -55,6 +55,7 @@ mod median;
 mod mix;
 mod norm_clip;
 mod parallel;
+mod registry;
 mod server_opt;
 mod task_accuracy;
 mod temperature;
@@ -73,6 +74,7 @@ pub use median::{CoordinateMedian, CoordinateMedianConfig};
 pub use mix::{MIX_CHUNK, weighted_sum_into};
 pub use norm_clip::{NormClip, NormClipConfig};
 pub use parallel::Threads;
+pub use registry::{AggregatorConstructor, AggregatorRegistry};
 pub use server_opt::{
     FedAdagrad, FedAdagradConfig, FedAdam, FedAdamConfig, FedAvgM, FedAvgMConfig, FedYogi,
     FedYogiConfig,

@@ -10,6 +10,8 @@ mod aggregator;
 mod error;
 mod ids;
 mod param_set;
+mod plugin;
+mod plugin_registry;
 mod reward;
 mod trainer;
 mod update;
@@ -26,6 +28,8 @@ pub use aggregator::{
 pub use error::{ConfigError, ParamError, require_in_range, require_nonzero, require_positive};
 pub use ids::{ClientId, ObjectiveId, TaskTag};
 pub use param_set::{ParamSet, ParamTensor, axpy_slice, dot_slice};
+pub use plugin::PluginConfig;
+pub use plugin_registry::PluginRegistry;
 pub use reward::{FnReward, Prompt, Reference, RewardError, RewardFn, RewardRange};
 pub use trainer::{EvalReport, LocalTrainer, RoundPlan, Split, TrainError};
 pub use update::{ClientUpdate, ObjectiveStats, Timings};

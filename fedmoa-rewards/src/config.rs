@@ -1,11 +1,11 @@
 //! Reward plugins as data: the typed [`RewardConfig`] of the built-ins, the untyped
-//! [`PluginConfig`] table that also carries user plugins, and [`WeightedReward`].
+//! [`PluginConfig`] table (from `fedmoa-core`) that also carries user plugins, and [`WeightedReward`].
 //!
 //! In TOML a client's reward set reads
 //! `rewards = [{ type = "math_accuracy", weight = 0.6 }, { type = "length", weight = 0.4, max = 48 }]`.
 
+pub use fedmoa_core::PluginConfig;
 use fedmoa_core::{ConfigError, RewardFn};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::rewards::{
@@ -79,88 +79,28 @@ impl RewardConfig {
     }
 }
 
-/// The TOML table of any reward plugin: a string `type` plus the plugin's own fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "toml::Table", into = "toml::Table")]
-pub struct PluginConfig {
-    table: toml::Table,
-}
-
-impl TryFrom<toml::Table> for PluginConfig {
-    type Error = ConfigError;
-    fn try_from(table: toml::Table) -> Result<Self, ConfigError> {
-        match table.get("type") {
-            Some(toml::Value::String(_)) => Ok(Self { table }),
-            Some(other) => Err(ConfigError::new(
-                "type",
-                format!("must be a string, got {}", other.type_str()),
-            )),
-            None => Err(ConfigError::new("type", "is missing")),
-        }
-    }
-}
-
-impl From<PluginConfig> for toml::Table {
-    fn from(config: PluginConfig) -> Self {
-        config.table
-    }
-}
-
 impl From<&RewardConfig> for PluginConfig {
     fn from(config: &RewardConfig) -> Self {
         // Cannot fail: every built-in field is a string, bool, float, u32 or a list of
-        // strings, all representable in TOML; the fallback would keep the type name.
-        let table = toml::Table::try_from(config).unwrap_or_else(|_| {
-            let mut t = toml::Table::new();
-            t.insert("type".into(), config.type_name().into());
-            t
-        });
-        Self { table }
+        // strings, all representable in TOML; the fallback keeps the type name.
+        PluginConfig::from_tagged(config)
+            .unwrap_or_else(|_| PluginConfig::named(config.type_name()))
     }
 }
 
-impl PluginConfig {
-    /// The plugin's `type` name.
-    pub fn type_name(&self) -> &str {
-        self.table
-            .get("type")
-            .and_then(toml::Value::as_str)
-            .unwrap_or("")
-    }
-
-    /// The whole table, `type` included.
-    pub fn table(&self) -> &toml::Table {
-        &self.table
-    }
-
-    /// Deserialises the plugin's own fields (everything but `type`) into `T`; use a
-    /// `deny_unknown_fields` struct to reject typos.
-    ///
-    /// # Errors
-    /// [`ConfigError`] on the type name, with serde's message (which names the field).
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        let mut fields = self.table.clone();
-        fields.remove("type");
-        fields
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new(self.type_name(), e.message()))
-    }
-
-    /// The typed config when `type` names a built-in.
+impl RewardConfig {
+    /// The typed config of a plugin table whose `type` names a built-in.
     ///
     /// # Errors
     /// [`ConfigError`] for an unknown type or fields that do not fit it.
-    pub fn to_builtin(&self) -> Result<RewardConfig, ConfigError> {
-        if !RewardConfig::TYPES.contains(&self.type_name()) {
+    pub fn from_plugin(plugin: &PluginConfig) -> Result<RewardConfig, ConfigError> {
+        if !RewardConfig::TYPES.contains(&plugin.type_name()) {
             return Err(ConfigError::new(
                 "type",
-                format!("unknown reward type {:?}", self.type_name()),
+                format!("unknown reward type {:?}", plugin.type_name()),
             ));
         }
-        self.table
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::new(self.type_name(), e.message()))
+        plugin.parse_tagged()
     }
 }
 
@@ -208,7 +148,7 @@ impl TryFrom<toml::Table> for WeightedReward {
 
 impl From<WeightedReward> for toml::Table {
     fn from(reward: WeightedReward) -> Self {
-        let mut table = reward.plugin.table;
+        let mut table = toml::Table::from(reward.plugin);
         table.insert(
             "weight".into(),
             toml::Value::Float(f64::from(reward.weight)),
@@ -236,7 +176,7 @@ mod tests {
         let parsed: Rewards = toml::from_str(text).unwrap();
         assert_eq!(parsed.rewards[0].weight, 0.6);
         assert_eq!(parsed.rewards[1].weight, 1.0);
-        match parsed.rewards[1].plugin.to_builtin().unwrap() {
+        match RewardConfig::from_plugin(&parsed.rewards[1].plugin).unwrap() {
             RewardConfig::Length(c) => {
                 assert_eq!((c.max, c.mode, c.cache), (48, LengthMode::Soft, Some(16)));
             }
@@ -256,11 +196,11 @@ mod tests {
     #[test]
     fn typos_in_builtin_fields_name_the_field() {
         let t: toml::Table = toml::from_str("type = \"length\"\nmax = 4\nmaxx = 5").unwrap();
-        let e = PluginConfig::try_from(t).unwrap().to_builtin().unwrap_err();
+        let e = RewardConfig::from_plugin(&PluginConfig::try_from(t).unwrap()).unwrap_err();
         assert_eq!(e.field, "length");
         assert!(e.reason.contains("maxx"), "{e}");
         let t: toml::Table = toml::from_str("type = \"nope\"").unwrap();
-        let e = PluginConfig::try_from(t).unwrap().to_builtin().unwrap_err();
+        let e = RewardConfig::from_plugin(&PluginConfig::try_from(t).unwrap()).unwrap_err();
         assert_eq!(e.field, "type");
     }
 
@@ -291,7 +231,7 @@ mod tests {
             assert_eq!(config.type_name(), name);
             let w = WeightedReward::new(0.25, config);
             assert_eq!(w.plugin.type_name(), name);
-            assert_eq!(w.plugin.to_builtin().unwrap(), *config);
+            assert_eq!(RewardConfig::from_plugin(&w.plugin).unwrap(), *config);
             let json = serde_json::to_string(&w).unwrap();
             assert_eq!(serde_json::from_str::<WeightedReward>(&json).unwrap(), w);
             assert!(config.build().is_ok());

@@ -1,10 +1,9 @@
 //! [`RewardRegistry`]: maps a plugin's `type` name to its constructor, so user plugins
 //! sit next to the built-ins and a client's reward set is pure data.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fedmoa_core::{ConfigError, RewardFn};
+use fedmoa_core::{ConfigError, PluginRegistry, RewardFn};
 
 use crate::config::{PluginConfig, RewardConfig, WeightedReward};
 use crate::rewards::PythonTestsConfig;
@@ -19,42 +18,43 @@ pub type RewardConstructor =
 /// `python3`).
 pub const PYTHON_TESTS: &str = "python_tests";
 
+type Constructor = dyn Fn(&PluginConfig) -> Result<Box<dyn RewardFn>, ConfigError> + Send + Sync;
+
 /// Reward plugin constructors by `type` name.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug)]
 pub struct RewardRegistry {
-    constructors: BTreeMap<String, RewardConstructor>,
+    inner: PluginRegistry<Constructor>,
 }
 
-impl std::fmt::Debug for RewardRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RewardRegistry")
-            .field("types", &self.type_names())
-            .finish()
+impl Default for RewardRegistry {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl RewardRegistry {
     /// A registry without any plugin.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            inner: PluginRegistry::new("reward"),
+        }
     }
 
     /// A registry holding the seven built-ins of [`RewardConfig::TYPES`] and the sandboxed
     /// [`PYTHON_TESTS`] plugin (whose constructor checks for `python3` at start-up).
     pub fn with_builtins() -> Self {
         let mut registry = Self::new();
+        // Cannot fail: the built-in names are distinct and non-empty.
         for name in RewardConfig::TYPES {
-            let ctor: RewardConstructor = Arc::new(|p: &PluginConfig| p.to_builtin()?.build());
-            registry.constructors.insert(name.to_string(), ctor);
+            let _ = registry.register(name, |p: &PluginConfig| {
+                RewardConfig::from_plugin(p)?.build()
+            });
         }
-        let python: RewardConstructor = Arc::new(|p: &PluginConfig| {
+        let _ = registry.register(PYTHON_TESTS, |p: &PluginConfig| {
             let config: PythonTestsConfig = p.parse()?;
             let reward = config.build().map_err(|e| e.within(PYTHON_TESTS))?;
             Ok(Box::new(reward) as Box<dyn RewardFn>)
         });
-        registry
-            .constructors
-            .insert(PYTHON_TESTS.to_string(), python);
         registry
     }
 
@@ -66,31 +66,18 @@ impl RewardRegistry {
     where
         F: Fn(&PluginConfig) -> Result<Box<dyn RewardFn>, ConfigError> + Send + Sync + 'static,
     {
-        if type_name.trim().is_empty() {
-            return Err(ConfigError::new(
-                "type",
-                "a plugin type name must not be empty",
-            ));
-        }
-        if self.constructors.contains_key(type_name) {
-            return Err(ConfigError::new(
-                "type",
-                format!("{type_name:?} is already registered"),
-            ));
-        }
-        self.constructors
-            .insert(type_name.to_string(), Arc::new(constructor));
+        self.inner.insert(type_name, Arc::new(constructor))?;
         Ok(self)
     }
 
     /// Whether `type_name` is registered.
     pub fn contains(&self, type_name: &str) -> bool {
-        self.constructors.contains_key(type_name)
+        self.inner.contains(type_name)
     }
 
     /// The registered type names, sorted.
     pub fn type_names(&self) -> Vec<&str> {
-        self.constructors.keys().map(String::as_str).collect()
+        self.inner.type_names()
     }
 
     /// Builds one plugin.
@@ -98,17 +85,7 @@ impl RewardRegistry {
     /// # Errors
     /// [`ConfigError`] for an unregistered type or from the plugin's constructor.
     pub fn build(&self, plugin: &PluginConfig) -> Result<Box<dyn RewardFn>, ConfigError> {
-        let name = plugin.type_name();
-        let ctor = self.constructors.get(name).ok_or_else(|| {
-            ConfigError::new(
-                "type",
-                format!(
-                    "unknown reward type {name:?}; registered: {}",
-                    self.type_names().join(", ")
-                ),
-            )
-        })?;
-        ctor(plugin)
+        self.inner.constructor(plugin)?(plugin)
     }
 
     /// Builds a [`RewardSet`] from weighted plugins with objective `primary` first in
@@ -189,11 +166,14 @@ mod tests {
         let e = registry.build(&table("type = \"mystery\"")).err().unwrap();
         assert_eq!(e.field, "type");
         assert!(e.reason.contains("math_accuracy"));
-        let dup = registry.register("format", |p: &PluginConfig| p.to_builtin()?.build());
+        let dup = registry.register("format", |p: &PluginConfig| {
+            RewardConfig::from_plugin(p)?.build()
+        });
         assert!(dup.is_err());
         assert!(
             registry
-                .register(" ", |p: &PluginConfig| p.to_builtin()?.build())
+                .register(" ", |p: &PluginConfig| RewardConfig::from_plugin(p)?
+                    .build())
                 .is_err()
         );
         assert!(

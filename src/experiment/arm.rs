@@ -2,10 +2,13 @@
 
 use fedmoa_agg::{AggregatorConfig, FedAvgConfig, TaskAccuracyConfig, Temperature};
 use fedmoa_core::weighting::{FixedConfig, HypergradientConfig};
-use fedmoa_core::{ConfigError, WeighterConfig};
+use fedmoa_core::{ConfigError, PluginConfig, WeighterConfig};
 use serde::{Deserialize, Serialize};
 
-/// One way of running the federation: a server rule and a client weighting rule.
+use super::ArmConfig;
+
+/// A built-in arm: one way of running the federation (a server rule and a client
+/// weighting rule). [`super::ArmSpec`] also takes arms given as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arm {
@@ -73,20 +76,36 @@ impl Arm {
         }
     }
 
-    /// The client weighting rule, starting from the client's configured weights.
-    pub fn weighter(self, initial: &[f32], hypergradient: &HypergradientConfig) -> WeighterConfig {
-        let initial: Vec<f64> = initial.iter().map(|&w| f64::from(w)).collect();
+    /// The client weighting rule; its starting weights are left out, so each client
+    /// starts from its configured ones.
+    pub fn weighter(self, hypergradient: &HypergradientConfig) -> WeighterConfig {
         match self {
-            Arm::Fedavg | Arm::FedmoaNoHypergradient => WeighterConfig::Fixed(FixedConfig {
-                weights: Some(initial),
-            }),
+            Arm::Fedavg | Arm::FedmoaNoHypergradient => {
+                WeighterConfig::Fixed(FixedConfig { weights: None })
+            }
             Arm::Fedmoa | Arm::FedmoaNoAccuracy | Arm::FedmoaNoTask => {
                 WeighterConfig::Hypergradient(HypergradientConfig {
-                    initial_weights: Some(initial),
+                    initial_weights: None,
                     ..hypergradient.clone()
                 })
             }
         }
+    }
+
+    /// The arm as data, with FedMOA's `temperature` and `hypergradient` settings.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the settings cannot be written as a table.
+    pub fn config(
+        self,
+        temperature: f64,
+        hypergradient: &HypergradientConfig,
+    ) -> Result<ArmConfig, ConfigError> {
+        Ok(ArmConfig::new(
+            self.name(),
+            PluginConfig::from_tagged(&self.aggregator(temperature))?,
+            PluginConfig::from_tagged(&self.weighter(hypergradient))?,
+        ))
     }
 }
 
@@ -108,11 +127,16 @@ mod tests {
             Arm::Fedavg.aggregator(0.1),
             AggregatorConfig::FedAvg(_)
         ));
-        let w = Arm::Fedavg.weighter(&[0.6, 0.4], &HypergradientConfig::default());
-        assert!(matches!(w, WeighterConfig::Fixed(_)));
-        let w = Arm::Fedmoa.weighter(&[0.6, 0.4], &HypergradientConfig::default());
-        assert!(
-            matches!(w, WeighterConfig::Hypergradient(ref h) if h.initial_weights == Some(vec![0.6f32 as f64, 0.4f32 as f64]))
-        );
+        let w = Arm::Fedavg.weighter(&HypergradientConfig::default());
+        assert!(matches!(
+            w,
+            WeighterConfig::Fixed(FixedConfig { weights: None })
+        ));
+        let hyper = HypergradientConfig {
+            initial_weights: Some(vec![0.5, 0.5]),
+            ..HypergradientConfig::default()
+        };
+        let w = Arm::Fedmoa.weighter(&hyper);
+        assert!(matches!(w, WeighterConfig::Hypergradient(ref h) if h.initial_weights.is_none()));
     }
 }

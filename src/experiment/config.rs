@@ -7,7 +7,7 @@ use fedmoa_core::federation::FederationConfig;
 use fedmoa_core::weighting::HypergradientConfig;
 use serde::{Deserialize, Serialize};
 
-use super::Arm;
+use super::{Arm, ArmSpec};
 
 /// Settings of a comparison of arms over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,8 +19,10 @@ pub struct ExperimentConfig {
     pub out_dir: PathBuf,
     /// The federation loop (rounds, sampling, local steps, base seed).
     pub federation: FederationConfig,
-    /// Arms to compare, each with identical seeds and data.
-    pub arms: Vec<Arm>,
+    /// Arms to compare, each with identical seeds and data: preset names (`"fedavg"`,
+    /// `"fedmoa"`, the ablations of [`Arm::ALL`]) or tables naming any registered
+    /// aggregator and weighter (see [`ArmSpec`]).
+    pub arms: Vec<ArmSpec>,
     /// How many seeds to repeat every arm over (results as mean ± std).
     pub seeds: u32,
     /// FedMOA's accuracy temperature T.
@@ -41,7 +43,7 @@ impl Default for ExperimentConfig {
             name: "experiment".into(),
             out_dir: PathBuf::from("runs"),
             federation: FederationConfig::default(),
-            arms: vec![Arm::Fedavg, Arm::Fedmoa],
+            arms: vec![Arm::Fedavg.into(), Arm::Fedmoa.into()],
             seeds: 1,
             temperature: 0.1,
             hypergradient: HypergradientConfig::default(),
@@ -67,6 +69,16 @@ impl ExperimentConfig {
             .map_err(|e| e.within("federation"))?;
         if self.arms.is_empty() {
             return Err(ConfigError::new("arms", "list at least one arm"));
+        }
+        for (i, arm) in self.arms.iter().enumerate() {
+            arm.validate()
+                .map_err(|e| e.within(&format!("arms[{i}]")))?;
+            if self.arms[..i].iter().any(|a| a.name() == arm.name()) {
+                return Err(ConfigError::new(
+                    format!("arms[{i}].name"),
+                    format!("{:?} names two arms", arm.name()),
+                ));
+            }
         }
         if self.seeds == 0 {
             return Err(ConfigError::new("seeds", "must be at least 1"));
@@ -105,5 +117,10 @@ mod tests {
             ..ExperimentConfig::default()
         };
         assert_eq!(c.validate().unwrap_err().field, "name");
+        let c = ExperimentConfig {
+            arms: vec![Arm::Fedavg.into(), Arm::Fedavg.into()],
+            ..ExperimentConfig::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "arms[1].name");
     }
 }

@@ -44,4 +44,14 @@ impl ExperimentError {
             source,
         }
     }
+
+    /// A [`ExperimentError::Config`] with its field prefixed by `parent` (other errors
+    /// unchanged).
+    #[must_use]
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            Self::Config(e) => Self::Config(e.within(parent)),
+            other => other,
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! model, or toy trainers in tests.
 
 mod arm;
+mod arm_spec;
 mod config;
 mod error;
 mod evaluation;
@@ -22,6 +23,7 @@ mod runner;
 mod summary;
 
 pub use arm::Arm;
+pub use arm_spec::{ArmConfig, ArmSpec, parse_arm_names};
 pub use config::ExperimentConfig;
 pub use error::ExperimentError;
 pub use evaluation::{evaluate_global, summarise};
@@ -33,5 +35,5 @@ pub use paired::{PairedDifference, paired_differences, paired_lines};
 pub use plot::{fitted_range, plot_curves, plot_weights};
 pub use png::svg_to_png;
 pub use report::{ExperimentOutput, results_table, summary_json, write_outputs};
-pub use runner::{ArmRun, Experiment, summarise_arm};
+pub use runner::{ArmRun, Experiment, resolve_arms, summarise_arm};
 pub use summary::{ArmResult, MeanStd};

@@ -1,7 +1,5 @@
 //! [`ExperimentObserver`]: what an experiment reports while it runs.
 
-use super::Arm;
-
 /// Receives an experiment's progress: structured arm boundaries and one line per event
 /// (round results, warm-start accuracy, …). Any `Fn(&str) + Sync` closure is an observer
 /// that only prints lines.
@@ -14,7 +12,7 @@ pub trait ExperimentObserver: Sync {
     /// them). Not called for an arm that a resume restores finished.
     fn arm_started(
         &self,
-        arm: Arm,
+        arm: &str,
         seed_index: u32,
         clients: usize,
         rounds: u32,
@@ -24,7 +22,7 @@ pub trait ExperimentObserver: Sync {
     }
 
     /// `arm` with seed `seed_index` is done.
-    fn arm_finished(&self, arm: Arm, seed_index: u32) {
+    fn arm_finished(&self, arm: &str, seed_index: u32) {
         let _ = (arm, seed_index);
     }
 }

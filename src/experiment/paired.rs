@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ArmRun;
 use super::summary::{ArmResult, MeanStd};
-use super::{Arm, ArmRun};
 
 /// `arm − baseline` of one column, seed by seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,12 +35,12 @@ const PAIRED_COLUMNS: [(&str, Reader); 2] = [
 
 /// Every other arm against `baseline`, for `global_acc` and `balance_min`; empty when the
 /// baseline did not run.
-pub fn paired_differences(runs: &[ArmRun], baseline: Arm) -> Vec<PairedDifference> {
+pub fn paired_differences(runs: &[ArmRun], baseline: &str) -> Vec<PairedDifference> {
     let base: Vec<&ArmRun> = runs.iter().filter(|r| r.arm == baseline).collect();
-    let mut arms: Vec<Arm> = Vec::new();
+    let mut arms: Vec<&str> = Vec::new();
     for r in runs {
-        if r.arm != baseline && !arms.contains(&r.arm) {
-            arms.push(r.arm);
+        if r.arm != baseline && !arms.contains(&r.arm.as_str()) {
+            arms.push(&r.arm);
         }
     }
     let mut out = Vec::new();
@@ -61,8 +61,8 @@ pub fn paired_differences(runs: &[ArmRun], baseline: Arm) -> Vec<PairedDifferenc
             per_seed.sort_by_key(|(seed, _)| *seed);
             let per_seed: Vec<f64> = per_seed.into_iter().map(|(_, d)| d).collect();
             out.push(PairedDifference {
-                arm: arm.name().to_string(),
-                baseline: baseline.name().to_string(),
+                arm: arm.to_string(),
+                baseline: baseline.to_string(),
                 column: column.to_string(),
                 difference: MeanStd::of(&per_seed),
                 wins: per_seed.iter().filter(|d| **d > 0.0).count(),
@@ -98,10 +98,11 @@ pub fn paired_lines(differences: &[PairedDifference]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::Arm;
 
     fn run(arm: Arm, seed_index: u32, global_acc: f64, balance_min: f64) -> ArmRun {
         ArmRun {
-            arm,
+            arm: arm.name().to_string(),
             seed_index,
             result: ArmResult {
                 global_acc,
@@ -126,7 +127,7 @@ mod tests {
             run(Arm::Fedmoa, 0, 0.41, 0.6),
             run(Arm::Fedmoa, 1, 0.52, 0.5),
         ];
-        let d = paired_differences(&runs, Arm::Fedavg);
+        let d = paired_differences(&runs, Arm::Fedavg.name());
         assert_eq!(d.len(), 2);
         let acc = &d[0];
         assert_eq!(
@@ -152,6 +153,6 @@ mod tests {
     #[test]
     fn no_baseline_no_differences() {
         let runs = vec![run(Arm::Fedmoa, 0, 0.4, 0.5)];
-        assert!(paired_differences(&runs, Arm::Fedavg).is_empty());
+        assert!(paired_differences(&runs, Arm::Fedavg.name()).is_empty());
     }
 }

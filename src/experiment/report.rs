@@ -18,7 +18,7 @@ pub fn results_table(runs: &[ArmRun]) -> String {
     let tasks = task_names(runs);
     let cols = columns(&tasks);
     let several = runs.iter().map(|r| r.seed_index).max().unwrap_or(0) > 0;
-    let arms: Vec<Arm> = arms_in_order(runs);
+    let arms: Vec<&str> = arms_in_order(runs);
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("arm".to_string())
             .chain(cols.iter().map(|(n, _)| n.clone()))
@@ -26,7 +26,7 @@ pub fn results_table(runs: &[ArmRun]) -> String {
     ];
     for arm in arms {
         let mine: Vec<_> = runs.iter().filter(|r| r.arm == arm).collect();
-        let mut row = vec![arm.name().to_string()];
+        let mut row = vec![arm.to_string()];
         for (_, f) in &cols {
             let values: Vec<f64> = mine.iter().map(|r| f(&r.result)).collect();
             row.push(MeanStd::of(&values).display(several));
@@ -50,7 +50,7 @@ pub fn results_table(runs: &[ArmRun]) -> String {
         }
     }
     if several {
-        let paired = paired_lines(&paired_differences(runs, Arm::Fedavg));
+        let paired = paired_lines(&paired_differences(runs, Arm::Fedavg.name()));
         if !paired.is_empty() {
             out.push_str("\nPaired per-seed differences (same seeds, data and warm start):\n");
             out.push_str(&paired);
@@ -93,14 +93,14 @@ pub fn summary_json(config: &ExperimentConfig, runs: &[ArmRun]) -> serde_json::V
             serde_json::to_value(mine.iter().map(|r| &r.result).collect::<Vec<_>>())
                 .unwrap_or_default(),
         );
-        arms.insert(arm.name().to_string(), entry.into());
+        arms.insert(arm.to_string(), entry.into());
     }
     serde_json::json!({
         "name": config.name,
         "seeds": config.seeds,
         "config": config,
         "arms": arms,
-        "paired_vs_fedavg": serde_json::to_value(paired_differences(runs, Arm::Fedavg))
+        "paired_vs_fedavg": serde_json::to_value(paired_differences(runs, Arm::Fedavg.name()))
             .unwrap_or_default(),
     })
 }
@@ -145,7 +145,7 @@ pub fn write_outputs(
         .iter()
         .map(|r| {
             (
-                format!("{} seed {}", r.arm.name(), r.seed_index),
+                format!("{} seed {}", r.arm, r.seed_index),
                 std::iter::once(r.result.initial_global_acc)
                     .chain(r.result.acc_curve.iter().copied())
                     .collect(),
@@ -162,10 +162,10 @@ pub fn write_outputs(
         .iter()
         .filter(|r| r.seed_index == 0 && !r.weights.is_empty())
     {
-        let path = dir.join(format!("weights_{}.svg", run.arm.name()));
+        let path = dir.join(format!("weights_{}.svg", run.arm));
         plot_weights(
             &path,
-            &format!("objective weights per client ({})", run.arm.name()),
+            &format!("objective weights per client ({})", run.arm),
             &run.weights,
             &run.objective_names,
         )?;
@@ -189,13 +189,10 @@ pub fn write_outputs(
         if curves.is_empty() {
             continue;
         }
-        let path = dir.join(format!("satisfaction_{}.svg", run.arm.name()));
+        let path = dir.join(format!("satisfaction_{}.svg", run.arm));
         plot_curves(
             &path,
-            &format!(
-                "objective satisfaction per round ({}, seed 0)",
-                run.arm.name()
-            ),
+            &format!("objective satisfaction per round ({}, seed 0)", run.arm),
             &curves,
         )?;
         let png = path.with_extension("png");
@@ -218,7 +215,7 @@ fn combine_metrics(runs: &[ArmRun], out_path: &Path) -> Result<(), ExperimentErr
                 continue;
             };
             if let Some(obj) = value.as_object_mut() {
-                obj.insert("arm".into(), run.arm.name().into());
+                obj.insert("arm".into(), run.arm.clone().into());
                 obj.insert("seed".into(), run.seed_index.into());
             }
             serde_json::to_writer(&mut out, &value)
@@ -238,11 +235,11 @@ fn task_names(runs: &[ArmRun]) -> Vec<String> {
         .collect()
 }
 
-fn arms_in_order(runs: &[ArmRun]) -> Vec<Arm> {
-    let mut arms: Vec<Arm> = Vec::new();
+fn arms_in_order(runs: &[ArmRun]) -> Vec<&str> {
+    let mut arms: Vec<&str> = Vec::new();
     for r in runs {
-        if !arms.contains(&r.arm) {
-            arms.push(r.arm);
+        if !arms.contains(&r.arm.as_str()) {
+            arms.push(&r.arm);
         }
     }
     arms

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use fedmoa_core::ConfigError;
 use fedmoa_rewards::ClientSpec;
 
-use super::{Arm, ExperimentConfig, ExperimentError};
+use super::{ArmConfig, ExperimentConfig, ExperimentError};
 
 /// The checkpoint directory of a run.
 pub(crate) fn checkpoint_dir(config: &ExperimentConfig) -> PathBuf {
@@ -21,8 +21,46 @@ pub(crate) fn checkpoint_dir(config: &ExperimentConfig) -> PathBuf {
 }
 
 /// The checkpoint of one arm × seed.
-pub(crate) fn checkpoint_path(config: &ExperimentConfig, arm: Arm, seed_index: u32) -> PathBuf {
-    checkpoint_dir(config).join(format!("{}-seed{seed_index}.ckpt", arm.name()))
+pub(crate) fn checkpoint_path(config: &ExperimentConfig, arm: &str, seed_index: u32) -> PathBuf {
+    checkpoint_dir(config).join(format!("{arm}-seed{seed_index}.ckpt"))
+}
+
+/// Records the arm's aggregator and weighter beside its checkpoints (`<arm>.arm.json`),
+/// or, when `resuming` its checkpoint, checks them against the record.
+///
+/// # Errors
+/// [`ExperimentError::Config`] on field `resume` when the arm's settings changed.
+pub(crate) fn check_arm(
+    config: &ExperimentConfig,
+    arm: &ArmConfig,
+    resuming: bool,
+) -> Result<(), ExperimentError> {
+    let path = checkpoint_dir(config).join(format!("{}.arm.json", arm.name));
+    let current = serde_json::to_value(arm).map_err(|e| encoding(&e))?;
+    if resuming && path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
+        let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            ConfigError::new(
+                "resume",
+                format!("{} is not valid JSON: {e}", path.display()),
+            )
+        })?;
+        if let Some(at) = first_difference(&saved, &current, "") {
+            return Err(ConfigError::new(
+                "resume",
+                format!(
+                    "arm {:?} was run with another `{at}` (see {}); resume with that arm's \
+                     settings, or start afresh without resuming",
+                    arm.name,
+                    path.display()
+                ),
+            )
+            .into());
+        }
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(&current).map_err(|e| encoding(&e))?;
+    std::fs::write(&path, text).map_err(|e| ExperimentError::io(&path, e))
 }
 
 /// What must not change between a run and its resumption.
@@ -146,6 +184,25 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_arm_is_refused_when_its_checkpoint_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ExperimentConfig {
+            out_dir: dir.path().to_path_buf(),
+            ..ExperimentConfig::default()
+        };
+        std::fs::create_dir_all(checkpoint_dir(&config)).unwrap();
+        let hyper = fedmoa_core::weighting::HypergradientConfig::default();
+        let arm = super::super::Arm::Fedmoa.config(0.1, &hyper).unwrap();
+        check_arm(&config, &arm, false).unwrap();
+        check_arm(&config, &arm, true).unwrap();
+        let hotter = super::super::Arm::Fedmoa.config(0.5, &hyper).unwrap();
+        let err = check_arm(&config, &hotter, true).unwrap_err().to_string();
+        assert!(err.contains("`aggregator.temperature`"), "{err}");
+        check_arm(&config, &hotter, false).unwrap();
+        check_arm(&config, &hotter, true).unwrap();
+    }
+
+    #[test]
     fn extents_may_change_but_settings_may_not() {
         let dir = tempfile::tempdir().unwrap();
         let config = ExperimentConfig::default();
@@ -155,7 +212,7 @@ mod tests {
         let mut longer = config.clone();
         longer.federation.rounds += 4;
         longer.seeds = 3;
-        longer.arms.push(Arm::FedmoaNoTask);
+        longer.arms.push(super::super::Arm::FedmoaNoTask.into());
         longer.resume = true;
         let same = fingerprint(&longer, &[], serde_json::json!({"lr": 1e-4})).unwrap();
         assert!(can_resume(dir.path(), &same).unwrap());

@@ -5,21 +5,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use fedmoa_agg::AggregatorRegistry;
 use fedmoa_core::federation::{Client, Federation, InProcessClient, RoundSummary};
 use fedmoa_core::seeds::SeedStream;
-use fedmoa_core::{ClientId, ParamSet, TaskTag};
+use fedmoa_core::weighting::{WeighterContext, WeighterRegistry};
+use fedmoa_core::{ClientId, ConfigError, ParamSet, TaskTag};
 use fedmoa_rewards::ClientSpec;
 
 use super::evaluation::evaluate_global;
 use super::resume;
 use super::summary::ArmResult;
-use super::{Arm, ClientFactory, ExperimentConfig, ExperimentError, ExperimentObserver};
+use super::{ArmConfig, ClientFactory, ExperimentConfig, ExperimentError, ExperimentObserver};
 
 /// One arm run with one seed: its results and each client's weights after every round.
 #[derive(Debug, Clone)]
 pub struct ArmRun {
-    /// The arm.
-    pub arm: Arm,
+    /// The arm's name.
+    pub arm: String,
     /// Seed index (0-based).
     pub seed_index: u32,
     /// What it reached.
@@ -47,10 +49,14 @@ pub struct Experiment<'a> {
     config: ExperimentConfig,
     specs: Vec<ClientSpec>,
     factory: &'a dyn ClientFactory,
+    arms: Vec<ArmConfig>,
+    aggregators: AggregatorRegistry,
+    weighters: WeighterRegistry,
 }
 
 impl<'a> Experiment<'a> {
-    /// Validates the config and the client specs.
+    /// Validates the config and the client specs, with the built-in aggregators and
+    /// weighters.
     ///
     /// # Errors
     /// [`ExperimentError::Config`] naming the bad field.
@@ -59,16 +65,40 @@ impl<'a> Experiment<'a> {
         specs: Vec<ClientSpec>,
         factory: &'a dyn ClientFactory,
     ) -> Result<Self, ExperimentError> {
+        Self::with_registries(
+            config,
+            specs,
+            factory,
+            AggregatorRegistry::with_builtins(),
+            WeighterRegistry::with_builtins(),
+        )
+    }
+
+    /// [`Experiment::new`] whose arms may name the user's own aggregators and weighters,
+    /// registered in `aggregators` and `weighters`.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Config`] naming the bad field (`arms[1].aggregator.type`, …):
+    /// every arm's aggregator, and its weighter for every client, is built once here.
+    pub fn with_registries(
+        config: ExperimentConfig,
+        specs: Vec<ClientSpec>,
+        factory: &'a dyn ClientFactory,
+        aggregators: AggregatorRegistry,
+        weighters: WeighterRegistry,
+    ) -> Result<Self, ExperimentError> {
         config.validate()?;
         if specs.is_empty() {
-            return Err(
-                fedmoa_core::ConfigError::new("clients", "at least one client is needed").into(),
-            );
+            return Err(ConfigError::new("clients", "at least one client is needed").into());
         }
+        let arms = resolve_arms(&config, &specs, &aggregators, &weighters)?;
         Ok(Self {
             config,
             specs,
             factory,
+            arms,
+            aggregators,
+            weighters,
         })
     }
 
@@ -105,7 +135,7 @@ impl<'a> Experiment<'a> {
             // Every arm starts from the same parameters and evaluates them on the same
             // test splits: the first arm's initial evaluation serves them all.
             let mut initial_eval = None;
-            for &arm in &self.config.arms {
+            for arm in &self.arms {
                 let run = self.run_arm(arm, seed_index, resuming, initial_eval.take(), progress)?;
                 initial_eval = Some(run.initial_eval);
                 runs.push(run.run);
@@ -116,25 +146,25 @@ impl<'a> Experiment<'a> {
 
     fn run_arm(
         &self,
-        arm: Arm,
+        arm: &ArmConfig,
         seed_index: u32,
         resuming: bool,
         initial_eval: Option<BTreeMap<String, f64>>,
         progress: &dyn ExperimentObserver,
     ) -> Result<ArmOutcome, ExperimentError> {
         let start = Instant::now();
-        let checkpoint = resume::checkpoint_path(&self.config, arm, seed_index);
+        let checkpoint = resume::checkpoint_path(&self.config, &arm.name, seed_index);
         let resuming = resuming && checkpoint.exists();
+        resume::check_arm(&self.config, arm, resuming)?;
         let seed = SeedStream::Repeat(seed_index).seed(self.config.federation.seed);
         let initial = self.factory.initial_params(seed)?;
         let mut clients: Vec<(Arc<dyn Client>, TaskTag)> = Vec::with_capacity(self.specs.len());
         let mut weights: BTreeMap<ClientId, Vec<Vec<f32>>> = BTreeMap::new();
         let mut objective_names = BTreeMap::new();
         for (i, spec) in self.specs.iter().enumerate() {
-            let initial_weights: Vec<f32> = spec.rewards.iter().map(|r| r.weight).collect();
-            let weighter = arm
-                .weighter(&initial_weights, &self.config.hypergradient)
-                .build(initial_weights.len())
+            let weighter = self
+                .weighters
+                .build(&arm.weighter, &client_context(spec))
                 .map_err(|e| e.within(&format!("clients[{i}].weighter")))?;
             weights.insert(spec.id.clone(), vec![weighter.weights().to_vec()]);
             objective_names.insert(
@@ -148,9 +178,9 @@ impl<'a> Experiment<'a> {
             let client: Arc<dyn Client> = Arc::new(InProcessClient::new(spec.id.clone(), trainer));
             clients.push((client, spec.task.clone()));
         }
-        let aggregator = arm
-            .aggregator(self.config.temperature)
-            .build()
+        let aggregator = self
+            .aggregators
+            .build(&arm.aggregator)
             .map_err(|e| e.within("aggregator"))?;
         let mut fed_config = self.config.federation.clone();
         fed_config.seed = seed;
@@ -158,14 +188,14 @@ impl<'a> Experiment<'a> {
             .config
             .run_dir()
             .join("metrics")
-            .join(format!("{}-seed{seed_index}.jsonl", arm.name()));
+            .join(format!("{}-seed{seed_index}.jsonl", arm.name));
         if !resuming && metrics_path.exists() {
             std::fs::remove_file(&metrics_path)
                 .map_err(|e| ExperimentError::io(&metrics_path, e))?;
         }
         let eval_clients = clients.clone();
         let rounds = fed_config.rounds;
-        let label = format!("{} seed {seed_index}", arm.name());
+        let label = format!("{} seed {seed_index}", arm.name);
         let line_label = label.clone();
         let progress_line = move |r: &RoundSummary| {
             let acc = r.eval.get("global_acc").copied().unwrap_or(f64::NAN);
@@ -225,7 +255,7 @@ impl<'a> Experiment<'a> {
         ));
         if federation.round() < rounds {
             progress.arm_started(
-                arm,
+                &arm.name,
                 seed_index,
                 clients.len(),
                 rounds - federation.round(),
@@ -237,7 +267,7 @@ impl<'a> Experiment<'a> {
                     progress.line(&line);
                 }
             }
-            progress.arm_finished(arm, seed_index);
+            progress.arm_finished(&arm.name, seed_index);
         }
         let secs = restored_secs + start.elapsed().as_secs_f64();
         let mut result = summarise_arm(federation.history(), secs);
@@ -250,7 +280,7 @@ impl<'a> Experiment<'a> {
         }
         Ok(ArmOutcome {
             run: ArmRun {
-                arm,
+                arm: arm.name.clone(),
                 seed_index,
                 result,
                 weights,
@@ -301,6 +331,40 @@ fn satisfaction_curve(history: &[RoundSummary]) -> BTreeMap<String, Vec<f64>> {
             (id.to_string(), curve)
         })
         .collect()
+}
+
+/// Every arm of `config` as data, each checked by building its aggregator, and its
+/// weighter for every client in `specs`, from the registries.
+///
+/// # Errors
+/// [`ExperimentError::Config`] naming the bad field (`arms[1].aggregator.type`, …).
+pub fn resolve_arms(
+    config: &ExperimentConfig,
+    specs: &[ClientSpec],
+    aggregators: &AggregatorRegistry,
+    weighters: &WeighterRegistry,
+) -> Result<Vec<ArmConfig>, ExperimentError> {
+    let mut arms = Vec::with_capacity(config.arms.len());
+    for (i, spec) in config.arms.iter().enumerate() {
+        let within = |field: &str| format!("arms[{i}].{field}");
+        let arm = spec.resolve(config.temperature, &config.hypergradient)?;
+        aggregators
+            .build(&arm.aggregator)
+            .map_err(|e| e.within(&within("aggregator")))?;
+        for client in specs {
+            weighters
+                .build(&arm.weighter, &client_context(client))
+                .map_err(|e| e.within(&within("weighter")))?;
+        }
+        arms.push(arm);
+    }
+    Ok(arms)
+}
+
+/// The weighter context of a client: its configured objective weights.
+fn client_context(spec: &ClientSpec) -> WeighterContext {
+    let weights: Vec<f32> = spec.rewards.iter().map(|r| r.weight).collect();
+    WeighterContext::new(&weights)
 }
 
 /// An arm's [`ArmResult`] from its round summaries (the last round's global evaluation,

@@ -106,7 +106,7 @@ impl Default for LlmFederationConfig {
         ];
         let mut experiment = ExperimentConfig {
             name: "smollm2_federation".into(),
-            arms: vec![Arm::Fedavg, Arm::Fedmoa],
+            arms: vec![Arm::Fedavg.into(), Arm::Fedmoa.into()],
             ..ExperimentConfig::default()
         };
         experiment.federation.rounds = 2;
@@ -180,7 +180,7 @@ impl LlmFederationConfig {
         self.experiment.federation.rounds = 1;
         self.experiment.federation.local_steps = Some(1);
         self.experiment.seeds = 1;
-        self.experiment.arms = vec![Arm::Fedavg, Arm::Fedmoa];
+        self.experiment.arms = vec![Arm::Fedavg.into(), Arm::Fedmoa.into()];
         self.data.validation = self.data.validation.min(2);
         self.data.test = self.data.test.min(8);
         self.trainer.grpo.prompts_per_step = 1;
@@ -193,6 +193,15 @@ impl LlmFederationConfig {
     /// # Errors
     /// [`ConfigError`] naming the bad field (`clients[1].rewards[0].type`, `data`, …).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_with(&RewardRegistry::with_builtins())
+    }
+
+    /// [`LlmFederationConfig::validate`] with the clients' rewards checked against
+    /// `registry` (for configs that name the user's own reward plugins).
+    ///
+    /// # Errors
+    /// As [`LlmFederationConfig::validate`].
+    pub fn validate_with(&self, registry: &RewardRegistry) -> Result<(), ConfigError> {
         if self.model.max_seq_len == 0 {
             return Err(ConfigError::new("model.max_seq_len", "must be at least 1"));
         }
@@ -203,7 +212,6 @@ impl LlmFederationConfig {
         if self.clients.is_empty() {
             return Err(ConfigError::new("clients", "list at least one client"));
         }
-        let registry = RewardRegistry::with_builtins();
         for (i, client) in self.clients.iter().enumerate() {
             if self.clients[..i].iter().any(|c| c.id == client.id) {
                 return Err(ConfigError::new(
@@ -212,7 +220,7 @@ impl LlmFederationConfig {
                 ));
             }
             client
-                .validate(&registry)
+                .validate(registry)
                 .map_err(|e| e.within(&format!("clients[{i}]")))?;
         }
         if self.data.train == 0 || self.data.validation == 0 || self.data.test == 0 {

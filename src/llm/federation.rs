@@ -8,9 +8,10 @@ use fedmoa_grpo::{Dataset, Llama, LlmTokenizer, StepObserver};
 
 use super::{LlamaFactory, LlmFederationConfig};
 use crate::experiment::{
-    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, results_table, train_err,
-    write_outputs,
+    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, resolve_arms, results_table,
+    train_err, write_outputs,
 };
+use crate::plugins::Plugins;
 
 /// What [`run_federation`] produced; its `files` end with one PEFT LoRA adapter directory
 /// per arm (`peft_adapter_<arm>/`, the first seed's final global adapters).
@@ -31,7 +32,29 @@ pub fn run_federation(
     progress: &dyn ExperimentObserver,
     steps: Option<StepObserver>,
 ) -> Result<LlmFederationOutput, ExperimentError> {
-    config.validate()?;
+    run_federation_with_plugins(config, gguf, &Plugins::with_builtins(), progress, steps)
+}
+
+/// [`run_federation`] whose clients and arms may name the user's own rewards, aggregators
+/// and weighters, registered in `plugins`.
+///
+/// # Errors
+/// As [`run_federation`]; a name no registry holds fails before the model is loaded.
+pub fn run_federation_with_plugins(
+    config: &LlmFederationConfig,
+    gguf: &Path,
+    plugins: &Plugins,
+    progress: &dyn ExperimentObserver,
+    steps: Option<StepObserver>,
+) -> Result<LlmFederationOutput, ExperimentError> {
+    config.validate_with(&plugins.rewards)?;
+    resolve_arms(
+        &config.experiment,
+        &config.clients,
+        &plugins.aggregators,
+        &plugins.weighters,
+    )
+    .map_err(|e| e.within("experiment"))?;
     let context = format!("loading {}", gguf.display());
     let device = config
         .trainer
@@ -62,12 +85,19 @@ pub fn run_federation(
         config.prompting.clone(),
         config.trainer.clone(),
         data,
-    )?;
+    )?
+    .with_registry(plugins.rewards.clone());
     if let Some(observer) = steps {
         factory = factory.with_step_observer(observer);
     }
-    let runs = Experiment::new(config.experiment.clone(), config.clients.clone(), &factory)?
-        .run(progress)?;
+    let runs = Experiment::with_registries(
+        config.experiment.clone(),
+        config.clients.clone(),
+        &factory,
+        plugins.aggregators.clone(),
+        plugins.weighters.clone(),
+    )?
+    .run(progress)?;
     let table = results_table(&runs);
     let mut files = write_outputs(&config.experiment, &runs)?;
     let base_model = config.model.peft_base_model.as_deref();
@@ -75,7 +105,7 @@ pub fn run_federation(
         let dir = config
             .experiment
             .run_dir()
-            .join(format!("peft_adapter_{}", run.arm.name()));
+            .join(format!("peft_adapter_{}", run.arm));
         factory
             .save_peft_adapter(&run.final_params, &dir, base_model)
             .map_err(|e| train_err(&format!("writing the adapter {}", dir.display()), e))?;

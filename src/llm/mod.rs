@@ -13,5 +13,5 @@ mod prompting;
 
 pub use config::{LlmFederationConfig, ModelSettings, SplitSizes};
 pub use factory::LlamaFactory;
-pub use federation::{LlmFederationOutput, run_federation};
+pub use federation::{LlmFederationOutput, run_federation, run_federation_with_plugins};
 pub use prompting::ChatPrompting;

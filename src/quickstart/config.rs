@@ -73,7 +73,7 @@ impl Default for QuickstartConfig {
     fn default() -> Self {
         let mut experiment = ExperimentConfig {
             name: "quickstart".into(),
-            arms: vec![Arm::Fedavg, Arm::Fedmoa],
+            arms: vec![Arm::Fedavg.into(), Arm::Fedmoa.into()],
             ..ExperimentConfig::default()
         };
         experiment.federation.rounds = 8;

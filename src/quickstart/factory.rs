@@ -92,6 +92,13 @@ impl TinyLmFactory {
         self
     }
 
+    /// Builds rewards from this registry instead of the built-in one (custom plugins).
+    #[must_use]
+    pub fn with_registry(mut self, registry: fedmoa_rewards::RewardRegistry) -> Self {
+        self.clients.registry = registry;
+        self
+    }
+
     /// How the warm start went (or that it came from the cache).
     pub fn warm_start_report(&self) -> &WarmStartReport {
         &self.report

@@ -15,8 +15,10 @@ pub use progress::ProgressBoard;
 use fedmoa_grpo::StepObserver;
 
 use crate::experiment::{
-    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, results_table, write_outputs,
+    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, resolve_arms, results_table,
+    write_outputs,
 };
+use crate::plugins::Plugins;
 
 /// What a quickstart run produced.
 pub type QuickstartOutput = ExperimentOutput;
@@ -31,7 +33,22 @@ pub fn run(
     config: &QuickstartConfig,
     progress: &dyn ExperimentObserver,
 ) -> Result<QuickstartOutput, ExperimentError> {
-    run_observed(config, progress, None)
+    run_observed(config, &Plugins::with_builtins(), progress, None)
+}
+
+/// [`run`] whose arms may name the user's own aggregators and weighters (and whose
+/// clients use `plugins.rewards`), e.g. an arm
+/// `{ name = "mine", aggregator = { type = "my_rule" }, weighter = { type = "fixed" } }`
+/// in the config's `[experiment]` table.
+///
+/// # Errors
+/// As [`run`]; an arm naming an unregistered type fails before anything runs.
+pub fn run_with_plugins(
+    config: &QuickstartConfig,
+    plugins: &Plugins,
+    progress: &dyn ExperimentObserver,
+) -> Result<QuickstartOutput, ExperimentError> {
+    run_observed(config, plugins, progress, None)
 }
 
 /// [`run`] with a progress bar per arm on the terminal (round, client, local step) and
@@ -43,16 +60,29 @@ pub fn run_with_progress_bars(
     config: &QuickstartConfig,
 ) -> Result<QuickstartOutput, ExperimentError> {
     let board = ProgressBoard::new();
-    run_observed(config, board.as_ref(), Some(board.step_observer()))
+    run_observed(
+        config,
+        &Plugins::with_builtins(),
+        board.as_ref(),
+        Some(board.step_observer()),
+    )
 }
 
 fn run_observed(
     config: &QuickstartConfig,
+    plugins: &Plugins,
     progress: &dyn ExperimentObserver,
     steps: Option<StepObserver>,
 ) -> Result<QuickstartOutput, ExperimentError> {
     config.validate()?;
     let scenario = config.scenario();
+    resolve_arms(
+        &config.experiment,
+        &scenario.clients,
+        &plugins.aggregators,
+        &plugins.weighters,
+    )
+    .map_err(|e| e.within("experiment"))?;
     let device = config
         .trainer
         .device
@@ -68,7 +98,8 @@ fn run_observed(
         config.n_code
     ));
     let mut factory =
-        TinyLmFactory::new(config.clone(), &scenario.clients, scenario.seed, &device)?;
+        TinyLmFactory::new(config.clone(), &scenario.clients, scenario.seed, &device)?
+            .with_registry(plugins.rewards.clone());
     if let Some(observer) = steps {
         factory = factory.with_step_observer(observer);
     }
@@ -85,7 +116,13 @@ fn run_observed(
         report.last_loss,
         report.secs
     ));
-    let experiment = Experiment::new(config.experiment.clone(), scenario.clients, &factory)?;
+    let experiment = Experiment::with_registries(
+        config.experiment.clone(),
+        scenario.clients,
+        &factory,
+        plugins.aggregators.clone(),
+        plugins.weighters.clone(),
+    )?;
     let runs = experiment.run(progress)?;
     let table = results_table(&runs);
     let files = write_outputs(&config.experiment, &runs)?;

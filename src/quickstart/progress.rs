@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use fedmoa_grpo::{StepEvent, StepObserver};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::experiment::{Arm, ExperimentObserver};
+use crate::experiment::ExperimentObserver;
 
 /// The running arm's bar and its size.
 struct ArmBar {
@@ -61,7 +61,7 @@ impl ExperimentObserver for ProgressBoard {
 
     fn arm_started(
         &self,
-        arm: Arm,
+        arm: &str,
         seed_index: u32,
         clients: usize,
         rounds: u32,
@@ -77,7 +77,7 @@ impl ExperimentObserver for ProgressBoard {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(format!("{} seed {seed_index}", arm.name()));
+        bar.set_prefix(format!("{arm} seed {seed_index}"));
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         *current = Some(ArmBar {
             bar,
@@ -86,7 +86,7 @@ impl ExperimentObserver for ProgressBoard {
         });
     }
 
-    fn arm_finished(&self, _arm: Arm, _seed_index: u32) {
+    fn arm_finished(&self, _arm: &str, _seed_index: u32) {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(arm) = current.take() {
             arm.bar.finish_with_message("done");

@@ -36,6 +36,25 @@ impl Default for WeighterConfig {
 }
 
 impl WeighterConfig {
+    /// The `type` names of the built-ins.
+    pub const TYPES: [&'static str; 4] = [
+        "fixed",
+        "hypergradient",
+        "gradient_influence",
+        "saturation_aware",
+    ];
+
+    /// The starting weights the config sets (`weights` for `fixed`, `initial_weights` for
+    /// the others); `None` means the client's configured weights.
+    pub fn initial_weights_mut(&mut self) -> &mut Option<Vec<f64>> {
+        match self {
+            Self::Fixed(c) => &mut c.weights,
+            Self::Hypergradient(c) => &mut c.initial_weights,
+            Self::GradientInfluence(c) => &mut c.initial_weights,
+            Self::SaturationAware(c) => &mut c.initial_weights,
+        }
+    }
+
     /// Validates the configuration and builds the weighter for `n_objectives` objectives
     /// (objective 0 is the primary).
     ///

@@ -15,6 +15,7 @@ mod fixed;
 mod floors;
 mod gradient_influence;
 mod hypergradient;
+mod registry;
 mod saturation_aware;
 mod signals;
 mod simplex;
@@ -36,6 +37,7 @@ pub use gradient_influence::{DEFAULT_ETA, GradientInfluence, GradientInfluenceCo
 pub use hypergradient::{
     DEFAULT_BETA_W, DotProduct, Hypergradient, HypergradientConfig, UpdateRule,
 };
+pub use registry::{WeighterConstructor, WeighterContext, WeighterRegistry};
 pub use saturation_aware::{
     DEFAULT_GAMMA, DEFAULT_SMOOTHING, SaturationAware, SaturationAwareConfig,
 };
