@@ -10,6 +10,7 @@ use crate::code::CodeGenerator;
 use crate::math::gsm8k::{DATA_DIR_VAR, data_dir};
 use crate::math::{Gsm8kProblem, MathGenerator, load_gsm8k};
 use crate::mbpp::{MbppProblem, load_mbpp, mbpp_path};
+use crate::python_tasks::PythonTaskGenerator;
 use crate::seeded::rng_for;
 use crate::task::{TaskMix, TaskSpec};
 
@@ -86,6 +87,7 @@ enum Source {
     Gsm8k(Vec<Gsm8kProblem>),
     /// MBPP tasks in a seeded order, drawn without replacement; with challenge tests?
     Mbpp(Vec<MbppProblem>, bool),
+    Python(PythonTaskGenerator),
 }
 
 impl Source {
@@ -93,6 +95,7 @@ impl Source {
         Ok(match spec {
             TaskSpec::Math(c) => Source::Math(MathGenerator::new(c.clone())?),
             TaskSpec::Code(c) => Source::Code(CodeGenerator::new(c.clone())?),
+            TaskSpec::Python(c) => Source::Python(PythonTaskGenerator::new(c.clone())?),
             TaskSpec::Gsm8k(c) => {
                 let mut problems = load_gsm8k(&c.split.path_in(&resolve_dir(c.dir.as_ref())?))?;
                 shuffle(&mut problems, rng);
@@ -111,6 +114,7 @@ impl Source {
         match self {
             Source::Math(g) => Some(g.generate(rng).to_prompt("")),
             Source::Code(g) => Some(g.generate(rng).to_prompt("")),
+            Source::Python(g) => Some(g.generate(rng).to_prompt("")),
             Source::Gsm8k(problems) => problems.pop().map(|p| p.to_prompt("")),
             Source::Mbpp(problems, challenge) => {
                 problems.pop().map(|p| p.to_prompt("", *challenge))
@@ -294,6 +298,33 @@ mod tests {
         assert_eq!(weighted_index(&w, 1.0), 2);
         assert_eq!(weighted_index(&w, 3.9), 2);
         assert_eq!(weighted_index(&w, 4.0), 2);
+    }
+
+    #[test]
+    fn python_tasks_build_a_dataset() {
+        let spec = TaskSpec::Python(crate::python_tasks::PythonTaskConfig::default());
+        let d = TaskMix::single(spec.clone())
+            .build_dataset(3, 60, 10, 10)
+            .unwrap();
+        assert_eq!(
+            d,
+            TaskMix::single(spec).build_dataset(3, 60, 10, 10).unwrap()
+        );
+        let all: Vec<&Prompt> = d.train.iter().chain(&d.validation).chain(&d.test).collect();
+        assert_eq!(all.len(), 80);
+        for p in all {
+            assert_eq!(p.task.as_str(), "code");
+            assert!(matches!(
+                &p.reference,
+                fedmoa_core::Reference::PythonTests { setup, asserts }
+                    if setup.is_empty() && asserts.len() == 3
+            ));
+            assert!(
+                p.solution
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("```python\ndef "))
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!   `python_tests`).
 //! - [`mbpp`]: the MBPP loader, prompt builder and code extraction; [`sandbox`]: the
 //!   Python sandbox `python_tests` runs completions in (see `docs/SECURITY.md`).
+//! - [`python_tasks`]: a seeded generator of short, MBPP-shaped Python function-writing
+//!   tasks (list, string and arithmetic families) scored by `python_tests`.
 //! - [`RewardConfig`], [`PluginConfig`], [`WeightedReward`] and [`RewardRegistry`]: reward
 //!   sets as TOML data, with user plugins registered next to the built-ins.
 //! - [`RewardSet`]: scores a batch with every objective, containing panics and NaN.
@@ -44,6 +46,7 @@ mod error;
 mod jsonl;
 pub mod math;
 pub mod mbpp;
+pub mod python_tasks;
 mod registry;
 pub mod rewards;
 pub mod sandbox;

@@ -4,9 +4,12 @@
 //! In TOML: `mix = [{ weight = 0.7, task = { type = "math", families = ["add_sub"], digits = 2 } },
 //! { weight = 0.3, task = { type = "gsm8k", split = "train" } }]`.
 //!
-//! Code clients draw either the embedded "write f(x)" tasks (`type = "code"`, scored by
-//! `code_pass_rate`) or MBPP (`type = "mbpp"`, scored by the sandboxed `python_tests`):
-//! `mix = [{ weight = 1.0, task = { type = "mbpp", split = "train" } }]`.
+//! Code clients draw the embedded "write f(x)" tasks (`type = "code"`, scored by
+//! `code_pass_rate`), MBPP (`type = "mbpp"`, scored by the sandboxed `python_tests`), or
+//! generated MBPP-shaped Python tasks, easier than MBPP (`type = "python"`, see
+//! [`crate::python_tasks`], also scored by `python_tests`):
+//! `mix = [{ weight = 1.0, task = { type = "mbpp", split = "train" } }]`,
+//! `mix = [{ weight = 1.0, task = { type = "python", families = ["list", "string"], difficulty = 1 } }]`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::code::CodeTaskConfig;
 use crate::math::{Gsm8kSplit, MathTaskConfig};
 use crate::mbpp::MbppSplit;
+use crate::python_tasks::PythonTaskConfig;
 
 /// GSM8K as a prompt source (`type = "gsm8k"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,15 +59,17 @@ pub enum TaskSpec {
     Gsm8k(Gsm8kTaskConfig),
     /// MBPP tasks from disk (Python, scored by `python_tests`).
     Mbpp(MbppTaskConfig),
+    /// Generated MBPP-shaped Python tasks (scored by `python_tests`).
+    Python(PythonTaskConfig),
 }
 
 impl TaskSpec {
     /// The task tag of its prompts: `math` (synthetic math and GSM8K) or `code`
-    /// (embedded code tasks and MBPP).
+    /// (embedded code tasks, MBPP and generated Python tasks).
     pub fn task_tag(&self) -> TaskTag {
         match self {
             TaskSpec::Math(_) | TaskSpec::Gsm8k(_) => TaskTag::new("math"),
-            TaskSpec::Code(_) | TaskSpec::Mbpp(_) => TaskTag::new("code"),
+            TaskSpec::Code(_) | TaskSpec::Mbpp(_) | TaskSpec::Python(_) => TaskTag::new("code"),
         }
     }
 
@@ -75,6 +81,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Math(c) => c.validate(),
             TaskSpec::Code(c) => c.validate(),
+            TaskSpec::Python(c) => c.validate(),
             TaskSpec::Gsm8k(_) | TaskSpec::Mbpp(_) => Ok(()),
         }
     }
@@ -141,6 +148,7 @@ impl TaskMix {
 mod tests {
     use super::*;
     use crate::math::MathFamily;
+    use crate::python_tasks::PythonFamily;
 
     #[derive(Debug, Deserialize)]
     struct Holder {
@@ -175,6 +183,35 @@ mod tests {
         let bad = "mix = [{ weight = 1.0, task = { type = \"mbpp\", split = \"dev\" } }]";
         assert!(toml::from_str::<Holder>(bad).is_err());
         let typo = "mix = [{ weight = 1.0, task = { type = \"code\", dificulty = 2 } }]";
+        assert!(toml::from_str::<Holder>(typo).is_err());
+    }
+
+    #[test]
+    fn parses_and_validates_a_python_source() {
+        let text = r#"mix = [
+            { weight = 1.0, task = { type = "python", families = ["list", "string"], difficulty = 2, n_tests = 4 } },
+            { weight = 1.0, task = { type = "python" } },
+        ]"#;
+        let mix = toml::from_str::<Holder>(text).unwrap().mix;
+        assert_eq!(
+            mix.0[0].task,
+            TaskSpec::Python(
+                PythonTaskConfig::new(vec![PythonFamily::List, PythonFamily::String], 2)
+                    .with_tests(4)
+            )
+        );
+        assert_eq!(mix.0[1].task, TaskSpec::Python(PythonTaskConfig::default()));
+        assert_eq!(mix.0[0].task.task_tag().as_str(), "code");
+        assert!(mix.validate().is_ok());
+        let bad = TaskMix(vec![
+            mix.0[1].clone(),
+            MixComponent {
+                weight: 1.0,
+                task: TaskSpec::Python(PythonTaskConfig::default().with_tests(9)),
+            },
+        ]);
+        assert_eq!(bad.validate().unwrap_err().field, "mix[1].task.n_tests");
+        let typo = "mix = [{ weight = 1.0, task = { type = \"python\", family = [\"list\"] } }]";
         assert!(toml::from_str::<Holder>(typo).is_err());
     }
 
