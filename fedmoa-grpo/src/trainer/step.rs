@@ -1,10 +1,12 @@
-//! One GRPO step: sample, score, advantages, (per-objective gradients,) loss, update.
+//! One GRPO step in named stages: sample and score (`sample_stage`),
+//! advantages, the loss batch (`loss_batch`), the weighter's per-objective gradients
+//! (`gradient_stage`), the update (`update_stage`), the weighter's step and the metrics.
 
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use fedmoa_core::{Prompt, StepSignals, axpy_slice};
+use fedmoa_core::{GradientSignals, Prompt, StepSignals, axpy_slice};
 
 use super::dynamic_sampling::SampledGroups;
 use super::objective_passes::{PassInputs, PrimaryKl};
@@ -12,8 +14,8 @@ use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 use super::{GrpoTrainer, ProximalAnchor, score_completions};
 use crate::batch::SequenceBatch;
 use crate::grpo::{
-    AdvantageSettings, LossInputs, LossSettings, LossStats, OptimStep, compute_advantages, entropy,
-    grpo_loss, token_logprobs, unflatten_gradients,
+    AdvantageSettings, Advantages, LossInputs, LossSettings, LossStats, OptimStep,
+    compute_advantages, entropy, grpo_loss, token_logprobs, unflatten_gradients,
 };
 use crate::sampling::{Completion, Sampler};
 use crate::{GrpoError, Policy};
@@ -26,8 +28,75 @@ struct Rollout {
     completions: Vec<Completion>,
 }
 
+/// Stage 1–2: the step's groups, sampled and scored, and how they were drawn.
+struct Sampled {
+    groups: SampledGroups,
+    /// Fraction of the first draw's groups whose primary reward had no variance.
+    frac_reward_zero_std: f64,
+    /// Groups replaced by dynamic sampling.
+    resampled_groups: usize,
+    /// Seconds spent generating.
+    secs: f64,
+}
+
+/// Stage 4: the rollout as the loss and the objective passes read it.
+struct LossBatch {
+    rollout: Rollout,
+    /// Loss mask `[n, C]` on the training device.
+    mask: Tensor<2>,
+    /// Target token ids of the completion columns.
+    targets: Tensor<2, Int>,
+    /// The KL reference's token log-probs (detached), when β > 0.
+    ref_logprobs: Option<Tensor<2>>,
+    inv_temp: f64,
+}
+
+impl LossBatch {
+    fn pass_inputs(&self) -> PassInputs<'_> {
+        PassInputs {
+            batch: &self.rollout.batch,
+            targets: self.targets.clone(),
+            mask: self.mask.clone(),
+            host_mask: &self.rollout.mask,
+            inv_temp: self.inv_temp,
+        }
+    }
+
+    /// `advantages` as a `[n]` tensor on the mask's device.
+    fn advantages(&self, advantages: &[f32]) -> Tensor<1> {
+        Tensor::<1>::from_data(
+            TensorData::new(advantages.to_vec(), [advantages.len()]),
+            &self.mask.device(),
+        )
+    }
+}
+
+/// Stage 5: what the per-objective passes gave the weighter and the update.
+#[derive(Default)]
+struct ObjectiveGradients {
+    /// The weighter's gradient signals, when it asked for them.
+    signals: Option<GradientSignals>,
+    /// `Σ_k w_k g_k` when it is exactly the update's gradient.
+    update_gradient: Option<Vec<f32>>,
+    /// Detached log-probs and entropy of the passes' first forward, when one ran.
+    first_forward: Option<(Tensor<2>, f64)>,
+    secs: f64,
+    passes: usize,
+    rows: f64,
+}
+
+/// Stage 6: what the update did.
+struct UpdateOutcome {
+    /// The last loss and its statistics (none when no update ran).
+    last: Option<(f32, LossStats)>,
+    entropy: f64,
+    lr: f64,
+    grad_norm: f64,
+}
+
 impl<P: Policy> GrpoTrainer<P> {
-    /// Runs one step and returns its metrics.
+    /// Runs one step and returns its metrics: sample and score, advantages, the loss
+    /// batch, the weighter's per-objective gradients, the update, the weighter's step.
     pub(super) fn grpo_step(
         &mut self,
         sampler: &mut Sampler,
@@ -35,198 +104,31 @@ impl<P: Policy> GrpoTrainer<P> {
         anchor: Option<&ProximalAnchor>,
     ) -> Result<StepMetrics, GrpoError> {
         let t0 = Instant::now();
-        let grpo = self.config.grpo.clone();
-        let g = grpo.num_generations;
-        let chosen = self.next_prompts(grpo.prompts_per_step);
-
-        // 1. Sample G completions per prompt from the current policy (no autodiff), and
-        // 2. score every objective; with dynamic sampling, replace the groups whose primary
-        // reward has no variance by fresh prompts, up to `dynamic_sampling_rounds` times.
-        let sampling_model = self.policy.inference_copy();
-        let mut sample_secs = 0.0;
-        let mut sampled =
-            self.sample_groups(sampler, &sampling_model, &chosen, &mut sample_secs)?;
-        let frac_zero_std = sampled.zero_variance_fraction(g);
-        let mut resampled_groups = 0;
-        for _ in 0..grpo.dynamic_sampling_rounds {
-            let slots = sampled.zero_variance_groups(g);
-            if slots.is_empty() {
-                break;
-            }
-            let fresh_prompts = self.next_prompts(slots.len());
-            let fresh =
-                self.sample_groups(sampler, &sampling_model, &fresh_prompts, &mut sample_secs)?;
-            resampled_groups += slots.len();
-            sampled.replace(&slots, fresh, g);
-        }
+        let sampled = self.sample_stage(sampler)?;
+        let weights = self.weighter.weights().to_vec();
+        let maxima: Vec<f32> = self.rewards.iter().map(|r| r.range().max).collect();
+        let adv = compute_advantages(
+            &sampled.groups.scored.rewards,
+            &weights,
+            &maxima,
+            self.config.grpo.num_generations,
+            AdvantageSettings::from(&self.config.grpo),
+        )?;
         let SampledGroups {
             prompt_ids,
             completions,
             scored,
-        } = sampled;
-
-        // 3. Advantages with the weighter's current weights.
-        let weights = self.weighter.weights().to_vec();
-        let maxima: Vec<f32> = self.rewards.iter().map(|r| r.range().max).collect();
-        let adv = compute_advantages(
-            &scored.rewards,
-            &weights,
-            &maxima,
-            g,
-            AdvantageSettings::from(&grpo),
-        )?;
-
-        // 4. The batch of prompt + completion tokens.
-        let rollout = self.rollout(&prompt_ids, completions)?;
-        let train_dev = self.device.clone().autodiff();
-        let n = rollout.batch.n_rows();
-        let c = rollout.batch.completion_width;
-        let mask =
-            Tensor::<2>::from_data(TensorData::new(rollout.mask.clone(), [n, c]), &train_dev);
-        let targets = rollout.batch.target_tensor(&train_dev);
-        let inv_temp = 1.0 / grpo.temperature;
-        let ref_lp = match reference {
-            Some(r) => {
-                let logits = rollout
-                    .batch
-                    .completion_logits(r, &self.device)
-                    .mul_scalar(inv_temp);
-                let lp = token_logprobs(logits, rollout.batch.target_tensor(&self.device))?;
-                Some(Tensor::<2>::from_data(lp.into_data(), &train_dev))
-            }
-            None => None,
-        };
-        let settings = LossSettings::from(&grpo);
-        let advantages =
-            |a: &[f32]| Tensor::<1>::from_data(TensorData::new(a.to_vec(), [n]), &train_dev);
-
-        // 5. Per-objective gradients g_k(θ_t) for the weighter, only when it asks.
-        let pass_inputs = PassInputs {
-            batch: &rollout.batch,
-            targets: targets.clone(),
-            mask: mask.clone(),
-            host_mask: &rollout.mask,
-            inv_temp,
-        };
-        let mut grad_secs = 0.0;
-        let mut objective_passes = 0;
-        let mut objective_rows = 0.0;
-        let mut update_gradient = None;
-        let mut first_forward = None;
-        // With β > 0 the KL term joins the primary pass (β / w_0) when configured and w_0 > 0,
-        // so that Σ_k w_k g_k is the update's gradient.
-        let primary_kl = match (&ref_lp, weights.first()) {
-            (Some(ref_logprobs), Some(&w0)) if self.config.kl_in_primary_gradient && w0 > 0.0 => {
-                Some(PrimaryKl {
-                    ref_logprobs: ref_logprobs.clone(),
-                    beta: grpo.beta / f64::from(w0),
-                })
-            }
-            _ => None,
-        };
-        let gradients_are_the_update =
-            grpo.num_iterations == 1 && (grpo.beta == 0.0 || primary_kl.is_some());
-        let gradients = if self.weighter.needs().gradient_dots {
-            let passes = self.objective_passes(
-                &pass_inputs,
-                &adv.per_objective,
-                &settings,
-                primary_kl.as_ref(),
-            )?;
-            grad_secs = passes.secs;
-            objective_passes = passes.passes;
-            objective_rows = passes.rows;
-            first_forward = passes.first_forward;
-            if gradients_are_the_update {
-                let mut combined = vec![0.0f32; passes.grads.first().map_or(0, Vec::len)];
-                for (w, g) in weights.iter().zip(&passes.grads) {
-                    axpy_slice(&mut combined, *w, g);
-                }
-                update_gradient = Some(combined);
-            }
-            // The history keeps this step's gradients for the next step's lagged signals.
-            Some(self.history.signals(passes.grads)?)
-        } else {
-            None
-        };
-
-        // 6a. With one inner iteration, and without KL or with the KL folded into g_0, the
-        // update's gradient is exactly Σ_k w_k g_k (the loss is linear in the advantage and
-        // ρ = 1): reuse it.
-        let mut last = None;
-        let mut entropy_value = 0.0;
-        let mut lr = 0.0;
-        let mut grad_norm = 0.0;
-        let mut iterations = grpo.num_iterations;
-        if let Some(combined) = update_gradient {
-            let (lp, h) = match first_forward {
-                Some(forward) => forward,
-                None => self.detached_forward(&pass_inputs)?,
-            };
-            let out = grpo_loss(
-                LossInputs {
-                    logprobs: lp.clone(),
-                    old_logprobs: lp,
-                    ref_logprobs: ref_lp.clone(),
-                    mask: mask.clone(),
-                    advantages: advantages(&adv.total),
-                    batch_totals: None,
-                },
-                &settings,
-            )?;
-            let step = self.apply_update(unflatten_gradients(&self.policy, &combined)?, anchor);
-            lr = step.lr;
-            grad_norm = step.grad_norm;
-            entropy_value = h;
-            last = Some((out.loss.into_scalar::<f32>(), out.stats));
-            iterations = 0;
-        }
-
-        // 6b. Otherwise: the loss with the weighted advantages, μ inner iterations.
-        let mut old_lp: Option<Tensor<2>> = None;
-        for iteration in 0..iterations {
-            let logits = rollout
-                .batch
-                .completion_logits(&self.policy, &train_dev)
-                .mul_scalar(inv_temp);
-            if iteration == 0 {
-                entropy_value =
-                    f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
-            }
-            let lp = token_logprobs(logits, targets.clone())?;
-            let old = old_lp.get_or_insert_with(|| lp.clone().detach()).clone();
-            let out = grpo_loss(
-                LossInputs {
-                    logprobs: lp,
-                    old_logprobs: old,
-                    ref_logprobs: ref_lp.clone(),
-                    mask: mask.clone(),
-                    advantages: advantages(&adv.total),
-                    batch_totals: None,
-                },
-                &settings,
-            )?;
-            let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
-            if !loss_value.is_finite() {
-                return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
-            }
-            let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
-            let step = self.apply_update(grads, anchor);
-            lr = step.lr;
-            grad_norm = step.grad_norm;
-            last = Some((loss_value, out.stats));
-        }
-
-        // 7. The weighter sees this step's rewards (and gradients).
+        } = sampled.groups;
+        let batch = self.loss_batch(&prompt_ids, completions, reference)?;
+        let mut gradients = self.gradient_stage(&batch, &adv, &weights)?;
+        let update = self.update_stage(&batch, &adv, &mut gradients, anchor)?;
         let step_index = self.optimizer.steps_taken().saturating_sub(1);
         let observed = self.weighter.observe(&StepSignals {
             step: step_index,
             reward_means: adv.stats.reward_mean.clone(),
             saturation: adv.stats.saturation.clone(),
-            gradients,
+            gradients: gradients.signals.take(),
         });
-
-        // 8. Metrics.
         let objectives = self
             .rewards
             .iter()
@@ -240,28 +142,212 @@ impl<P: Policy> GrpoTrainer<P> {
                 weight: f64::from(self.weighter.weights()[k]),
             })
             .collect();
-        let n_completions = rollout.completions.len().max(1) as f64;
-        let total_len: usize = rollout.completions.iter().map(|c| c.tokens.len()).sum();
-        let truncated = rollout.completions.iter().filter(|c| !c.finished).count();
+        let completions = &batch.rollout.completions;
+        let n_completions = completions.len().max(1) as f64;
+        let total_len: usize = completions.iter().map(|c| c.tokens.len()).sum();
+        let truncated = completions.iter().filter(|c| !c.finished).count();
         Ok(StepMetrics {
             step: step_index,
             objectives,
             zero_std_frac: f64::from(adv.stats.total_zero_std_fraction),
-            frac_reward_zero_std: frac_zero_std,
-            resampled_groups,
-            loss: last.map(|(loss, stats)| loss_metrics(loss, &stats)),
+            frac_reward_zero_std: sampled.frac_reward_zero_std,
+            resampled_groups: sampled.resampled_groups,
+            loss: update.last.map(|(loss, stats)| loss_metrics(loss, &stats)),
             completion_len: total_len as f64 / n_completions,
             truncated_frac: truncated as f64 / n_completions,
-            entropy: entropy_value,
-            lr,
-            grad_norm,
+            entropy: update.entropy,
+            lr: update.lr,
+            grad_norm: update.grad_norm,
             weighter_error: observed.is_err(),
-            sample_secs,
-            objective_grad_secs: grad_secs,
-            objective_passes,
-            objective_pass_rows: objective_rows,
+            sample_secs: sampled.secs,
+            objective_grad_secs: gradients.secs,
+            objective_passes: gradients.passes,
+            objective_pass_rows: gradients.rows,
             step_secs: t0.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Samples G completions per prompt from the current policy (no autodiff) and scores
+    /// every objective; with dynamic sampling, replaces the groups whose primary reward has
+    /// no variance by fresh prompts, up to `dynamic_sampling_rounds` times.
+    fn sample_stage(&mut self, sampler: &mut Sampler) -> Result<Sampled, GrpoError> {
+        let g = self.config.grpo.num_generations;
+        let chosen = self.next_prompts(self.config.grpo.prompts_per_step);
+        let model = self.policy.inference_copy();
+        let mut secs = 0.0;
+        let mut groups = self.sample_groups(sampler, &model, &chosen, &mut secs)?;
+        let frac_reward_zero_std = groups.zero_variance_fraction(g);
+        let mut resampled_groups = 0;
+        for _ in 0..self.config.grpo.dynamic_sampling_rounds {
+            let slots = groups.zero_variance_groups(g);
+            if slots.is_empty() {
+                break;
+            }
+            let fresh_prompts = self.next_prompts(slots.len());
+            let fresh = self.sample_groups(sampler, &model, &fresh_prompts, &mut secs)?;
+            resampled_groups += slots.len();
+            groups.replace(&slots, fresh, g);
+        }
+        Ok(Sampled {
+            groups,
+            frac_reward_zero_std,
+            resampled_groups,
+            secs,
+        })
+    }
+
+    /// The prompt + completion tokens on the training device, with the KL reference's
+    /// token log-probs when there is a reference.
+    fn loss_batch(
+        &self,
+        prompt_ids: &[Vec<u32>],
+        completions: Vec<Completion>,
+        reference: Option<&P>,
+    ) -> Result<LossBatch, GrpoError> {
+        let rollout = self.rollout(prompt_ids, completions)?;
+        let train_dev = self.device.clone().autodiff();
+        let n = rollout.batch.n_rows();
+        let c = rollout.batch.completion_width;
+        let mask =
+            Tensor::<2>::from_data(TensorData::new(rollout.mask.clone(), [n, c]), &train_dev);
+        let targets = rollout.batch.target_tensor(&train_dev);
+        let inv_temp = 1.0 / self.config.grpo.temperature;
+        let ref_logprobs = match reference {
+            Some(r) => {
+                let logits = rollout
+                    .batch
+                    .completion_logits(r, &self.device)
+                    .mul_scalar(inv_temp);
+                let lp = token_logprobs(logits, rollout.batch.target_tensor(&self.device))?;
+                Some(Tensor::<2>::from_data(lp.into_data(), &train_dev))
+            }
+            None => None,
+        };
+        Ok(LossBatch {
+            rollout,
+            mask,
+            targets,
+            ref_logprobs,
+            inv_temp,
+        })
+    }
+
+    /// Per-objective gradients `g_k(θ_t)` for the weighter, only when it asks; their
+    /// weighted sum is kept when it is exactly the update's gradient (one inner iteration,
+    /// and no KL term or the KL folded into the primary's pass).
+    fn gradient_stage(
+        &mut self,
+        batch: &LossBatch,
+        adv: &Advantages,
+        weights: &[f32],
+    ) -> Result<ObjectiveGradients, GrpoError> {
+        if !self.weighter.needs().gradient_dots {
+            return Ok(ObjectiveGradients::default());
+        }
+        let grpo = &self.config.grpo;
+        // With β > 0 the KL term joins the primary pass (β / w_0) when configured and
+        // w_0 > 0, so that Σ_k w_k g_k is the update's gradient.
+        let primary_kl = match (&batch.ref_logprobs, weights.first()) {
+            (Some(ref_logprobs), Some(&w0)) if self.config.kl_in_primary_gradient && w0 > 0.0 => {
+                Some(PrimaryKl {
+                    ref_logprobs: ref_logprobs.clone(),
+                    beta: grpo.beta / f64::from(w0),
+                })
+            }
+            _ => None,
+        };
+        let gradients_are_the_update =
+            grpo.num_iterations == 1 && (grpo.beta == 0.0 || primary_kl.is_some());
+        let passes = self.objective_passes(
+            &batch.pass_inputs(),
+            &adv.per_objective,
+            &LossSettings::from(grpo),
+            primary_kl.as_ref(),
+        )?;
+        let update_gradient = gradients_are_the_update.then(|| {
+            let mut combined = vec![0.0f32; passes.grads.first().map_or(0, Vec::len)];
+            for (w, g) in weights.iter().zip(&passes.grads) {
+                axpy_slice(&mut combined, *w, g);
+            }
+            combined
+        });
+        Ok(ObjectiveGradients {
+            update_gradient,
+            first_forward: passes.first_forward,
+            secs: passes.secs,
+            passes: passes.passes,
+            rows: passes.rows,
+            // The history keeps this step's gradients for the next step's lagged signals.
+            signals: Some(self.history.signals(passes.grads)?),
+        })
+    }
+
+    /// The optimizer step: from `Σ_k w_k g_k` when the gradient stage computed it (the
+    /// loss is linear in the advantages at ρ = 1), else μ inner iterations of the loss with
+    /// the weighted advantages.
+    fn update_stage(
+        &mut self,
+        batch: &LossBatch,
+        adv: &Advantages,
+        gradients: &mut ObjectiveGradients,
+        anchor: Option<&ProximalAnchor>,
+    ) -> Result<UpdateOutcome, GrpoError> {
+        let settings = LossSettings::from(&self.config.grpo);
+        let loss_inputs = |logprobs: Tensor<2>, old_logprobs: Tensor<2>| LossInputs {
+            logprobs,
+            old_logprobs,
+            ref_logprobs: batch.ref_logprobs.clone(),
+            mask: batch.mask.clone(),
+            advantages: batch.advantages(&adv.total),
+            batch_totals: None,
+        };
+        if let Some(combined) = gradients.update_gradient.take() {
+            let (lp, entropy_value) = match gradients.first_forward.take() {
+                Some(forward) => forward,
+                None => self.detached_forward(&batch.pass_inputs())?,
+            };
+            let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
+            let step = self.apply_update(unflatten_gradients(&self.policy, &combined)?, anchor);
+            return Ok(UpdateOutcome {
+                last: Some((out.loss.into_scalar::<f32>(), out.stats)),
+                entropy: entropy_value,
+                lr: step.lr,
+                grad_norm: step.grad_norm,
+            });
+        }
+        let train_dev = self.device.clone().autodiff();
+        let mut outcome = UpdateOutcome {
+            last: None,
+            entropy: 0.0,
+            lr: 0.0,
+            grad_norm: 0.0,
+        };
+        let mut old_lp: Option<Tensor<2>> = None;
+        for iteration in 0..self.config.grpo.num_iterations {
+            let logits = batch
+                .rollout
+                .batch
+                .completion_logits(&self.policy, &train_dev)
+                .mul_scalar(batch.inv_temp);
+            if iteration == 0 {
+                outcome.entropy = f64::from(
+                    entropy(logits.clone().detach(), batch.mask.clone())?.into_scalar::<f32>(),
+                );
+            }
+            let lp = token_logprobs(logits, batch.targets.clone())?;
+            let old = old_lp.get_or_insert_with(|| lp.clone().detach()).clone();
+            let out = grpo_loss(loss_inputs(lp, old), &settings)?;
+            let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
+            if !loss_value.is_finite() {
+                return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
+            }
+            let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+            let step = self.apply_update(grads, anchor);
+            outcome.lr = step.lr;
+            outcome.grad_norm = step.grad_norm;
+            outcome.last = Some((loss_value, out.stats));
+        }
+        Ok(outcome)
     }
 
     /// Adds the FedProx pull (when asked) to `grads` and takes the optimizer step.
