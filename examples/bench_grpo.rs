@@ -120,27 +120,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         num_generations: G,
         ..Default::default()
     };
+    let generate = |seed: u64| {
+        Sampler::new(seed).generate(
+            &model,
+            &prompts,
+            &config,
+            no_eos,
+            tokenizer.pad_id(),
+            &device,
+        )
+    };
     // Warm-up (first-use allocations).
-    Sampler::new(0).generate(
-        &model,
-        &prompts,
-        &config,
-        no_eos,
-        tokenizer.pad_id(),
-        &device,
-    )?;
+    generate(0)?;
 
     let reps = 3;
     let (_, batched) = timed(|| {
         for r in 0..reps {
-            let _ = Sampler::new(r).generate(
-                &model,
-                &prompts,
-                &config,
-                no_eos,
-                tokenizer.pad_id(),
-                &device,
-            );
+            let _ = generate(r);
         }
     });
     let batched = batched / reps as f64;

@@ -39,7 +39,7 @@ use fedmoa::core::weighting::WeighterContext;
 use fedmoa::core::{
     ClientUpdate, EvalReport, LocalTrainer, ParamSet, PluginConfig, RoundPlan, Split, TrainError,
 };
-use fedmoa::experiment::{ClientFactory, ExperimentConfig};
+use fedmoa::experiment::{ClientFactory, ClientRequest, ExperimentConfig};
 use fedmoa::flower::{FlowerClient, FlowerClientConfig};
 use fedmoa::grpo::sft::{SftConfig, WarmStartConfig};
 use fedmoa::grpo::tokenizer::TokenizerTrainConfig;
@@ -247,18 +247,7 @@ fn build_factory(o: &Options) -> Result<(Scenario, TinyLmFactory), BoxError> {
     let device = DeviceChoice::from_env_or(DeviceChoice::Flex)?.device()?;
     let factory = TinyLmFactory::new(config, &scenario.clients, scenario.seed, &device)?;
     let report = factory.warm_start_report();
-    eprintln!(
-        "flower_client: warm start {} ({} steps, loss {:.3} → {:.3}, {:.1} s)",
-        if report.from_cache {
-            "loaded from the cache"
-        } else {
-            "trained"
-        },
-        report.steps,
-        report.first_loss,
-        report.last_loss,
-        report.secs
-    );
+    eprintln!("flower_client: warm start {report}");
     Ok((scenario, factory))
 }
 
@@ -323,7 +312,12 @@ fn build_trainer(
         .weighters
         .build(&o.weighter, &WeighterContext::new(&initial))
         .map_err(|e| format!("--weighter: {e}"))?;
-    let trainer = factory.trainer(index, spec, weighter, o.seed)?;
+    let trainer = factory.trainer(ClientRequest {
+        index,
+        spec,
+        weighter,
+        seed: o.seed,
+    })?;
     let delayed = Delayed {
         inner: trainer,
         delay: Duration::from_secs_f64(o.train_delay_secs),

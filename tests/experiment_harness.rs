@@ -7,9 +7,9 @@ use fedmoa::core::{
     ParamSet, RoundPlan, Split, StepSignals, TrainError,
 };
 use fedmoa::experiment::{
-    Arm, ClientFactory, Experiment, ExperimentConfig, results_table, write_outputs,
+    Arm, ClientFactory, ClientRequest, Experiment, ExperimentConfig, results_table, write_outputs,
 };
-use fedmoa::rewards::{ClientSpec, Scenario};
+use fedmoa::rewards::Scenario;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -144,13 +144,13 @@ impl ClientFactory for ToyFactory {
         Ok(ParamSet::new().with("theta", vec![2], vec![0.0, 0.0])?)
     }
 
-    fn trainer(
-        &self,
-        index: usize,
-        spec: &ClientSpec,
-        weighter: Box<dyn ObjectiveWeighter>,
-        _seed: u64,
-    ) -> Result<Box<dyn LocalTrainer>, TrainError> {
+    fn trainer(&self, request: ClientRequest<'_>) -> Result<Box<dyn LocalTrainer>, TrainError> {
+        let ClientRequest {
+            index,
+            spec,
+            weighter,
+            ..
+        } = request;
         let i = index as f32;
         // Primary target near (1, i/4); auxiliaries pull in conflicting directions.
         let targets = (0..spec.rewards.len())

@@ -273,6 +273,42 @@ pub trait BatchAggregator: Aggregator {
     ) -> Result<Aggregated, AggError>;
 }
 
+/// Implements [`Aggregator`] for a [`BatchAggregator`] whose `name` is `$name`:
+/// `aggregate` screens the updates with [`UpdateBatch::screen_metadata`] (the weighted
+/// rules, which find non-finite deltas in their own pass) or, given `screen` first,
+/// [`UpdateBatch::screen`], and hands the batch to `aggregate_batch`. Further
+/// `Aggregator` items (`configure_round`, `state`, `load_state`) go in the braces.
+macro_rules! aggregator_via_batch {
+    (screen $ty:ty, $name:literal { $($items:tt)* }) => {
+        crate::batch::aggregator_via_batch!(@impl $ty, $name, screen { $($items)* });
+    };
+    ($ty:ty, $name:literal { $($items:tt)* }) => {
+        crate::batch::aggregator_via_batch!(@impl $ty, $name, screen_metadata { $($items)* });
+    };
+    (@impl $ty:ty, $name:literal, $screen:ident { $($items:tt)* }) => {
+        impl ::fedmoa_core::Aggregator for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn aggregate(
+                &mut self,
+                global: &::fedmoa_core::ParamSet,
+                updates: &[::fedmoa_core::ClientUpdate],
+            ) -> Result<::fedmoa_core::Aggregated, ::fedmoa_core::AggError> {
+                crate::batch::BatchAggregator::aggregate_batch(
+                    self,
+                    global,
+                    crate::batch::UpdateBatch::$screen(global, updates),
+                )
+            }
+
+            $($items)*
+        }
+    };
+}
+pub(crate) use aggregator_via_batch;
+
 #[cfg(test)]
 mod tests {
     use super::*;

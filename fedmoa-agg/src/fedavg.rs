@@ -1,9 +1,9 @@
 //! [`FedAvg`]: the sample-weighted mean of client deltas (McMahan et al., 2017).
 
-use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet};
+use fedmoa_core::{AggError, Aggregated, ConfigError, ParamSet};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::batch::{BatchAggregator, UpdateBatch, aggregator_via_batch};
 use crate::weighted::{aggregate_weighted, sample_weights};
 
 /// Configuration of [`FedAvg`] (TOML `type = "fedavg"`).
@@ -61,19 +61,7 @@ impl FedAvg {
     }
 }
 
-impl Aggregator for FedAvg {
-    fn name(&self) -> &str {
-        "fedavg"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
-}
+aggregator_via_batch!(FedAvg, "fedavg" {});
 
 impl BatchAggregator for FedAvg {
     fn aggregate_batch(
@@ -89,6 +77,7 @@ impl BatchAggregator for FedAvg {
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::Aggregator;
     use fedmoa_core::{ClientId, RejectReason};
 
     #[test]

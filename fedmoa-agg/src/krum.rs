@@ -1,12 +1,10 @@
 //! [`Krum`] and Multi-Krum (Blanchard et al., 2017; El Mhamdi et al., 2018).
 
-use fedmoa_core::{
-    AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet, RejectReason,
-};
+use fedmoa_core::{AggError, Aggregated, ConfigError, ParamSet, RejectReason};
 use serde::{Deserialize, Serialize};
 
 use crate::Threads;
-use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::batch::{BatchAggregator, UpdateBatch, aggregator_via_batch};
 use crate::distances::pairwise_sq_distances;
 use crate::weighted::{aggregate_weighted, uniform_weights};
 
@@ -89,19 +87,7 @@ pub(crate) fn krum_scores(d: &[f64], n: usize, closest: usize) -> Vec<f64> {
         .collect()
 }
 
-impl Aggregator for Krum {
-    fn name(&self) -> &str {
-        "krum"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen(global, updates))
-    }
-}
+aggregator_via_batch!(screen Krum, "krum" {});
 
 impl BatchAggregator for Krum {
     fn aggregate_batch(
@@ -154,6 +140,7 @@ mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
     use fedmoa_core::ClientId;
+    use fedmoa_core::{Aggregator, ClientUpdate};
 
     /// Five 1-D deltas 0, 1, 2, 3, 100; f = 1 → each score sums the n − f − 2 = 2 smallest
     /// squared distances:

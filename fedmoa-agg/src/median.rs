@@ -1,9 +1,9 @@
 //! [`CoordinateMedian`]: the coordinate-wise median of the deltas (Yin et al., 2018).
 
-use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet};
+use fedmoa_core::{AggError, Aggregated, ConfigError, ParamSet};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::batch::{BatchAggregator, UpdateBatch, aggregator_via_batch};
 use crate::coordinates::{aggregate_coordinatewise, median};
 
 /// Configuration of [`CoordinateMedian`] (TOML `type = "coordinate_median"`).
@@ -55,19 +55,7 @@ impl Default for CoordinateMedian {
     }
 }
 
-impl Aggregator for CoordinateMedian {
-    fn name(&self) -> &str {
-        "coordinate_median"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen(global, updates))
-    }
-}
+aggregator_via_batch!(screen CoordinateMedian, "coordinate_median" {});
 
 impl BatchAggregator for CoordinateMedian {
     fn aggregate_batch(
@@ -83,6 +71,7 @@ impl BatchAggregator for CoordinateMedian {
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::Aggregator;
     use fedmoa_core::ClientId;
 
     #[test]

@@ -1,13 +1,10 @@
 //! [`NormClip`]: clips every client delta to a maximum L2 norm, then hands the updates to
 //! another aggregator (Sun et al., 2019, "Can you really backdoor federated learning?").
 
-use fedmoa_core::{
-    AggError, Aggregated, Aggregator, AggregatorState, ClientUpdate, ConfigError, ParamSet,
-    RoundPlan,
-};
+use fedmoa_core::{AggError, Aggregated, AggregatorState, ConfigError, ParamSet, RoundPlan};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::batch::{BatchAggregator, UpdateBatch, aggregator_via_batch};
 use crate::distances::norms;
 use crate::{AggregatorConfig, Threads};
 
@@ -73,22 +70,11 @@ impl NormClip {
     }
 }
 
-impl Aggregator for NormClip {
-    fn name(&self) -> &str {
-        "norm_clip"
-    }
-
+aggregator_via_batch!(NormClip, "norm_clip" {
     fn configure_round(&self, plan: &mut RoundPlan) {
         self.inner.configure_round(plan);
     }
 
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
 
     fn state(&self) -> AggregatorState {
         self.inner.state()
@@ -97,7 +83,7 @@ impl Aggregator for NormClip {
     fn load_state(&mut self, state: &AggregatorState) -> Result<(), AggError> {
         self.inner.load_state(state)
     }
-}
+});
 
 impl BatchAggregator for NormClip {
     fn aggregate_batch(
@@ -134,6 +120,7 @@ mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
     use crate::{FedAvgConfig, FedProxConfig};
+    use fedmoa_core::Aggregator;
     use fedmoa_core::RejectReason;
 
     fn clip(max_norm: f64, inner: AggregatorConfig) -> NormClip {

@@ -17,6 +17,15 @@ pub struct AggregatorRegistry {
     inner: PluginRegistry<AggregatorConstructor>,
 }
 
+/// The name lookups (`contains`, `type_names`) of the underlying [`PluginRegistry`].
+impl std::ops::Deref for AggregatorRegistry {
+    type Target = PluginRegistry<AggregatorConstructor>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
 impl Default for AggregatorRegistry {
     fn default() -> Self {
         Self::with_builtins()
@@ -54,16 +63,6 @@ impl AggregatorRegistry {
     {
         self.inner.insert(type_name, Arc::new(constructor))?;
         Ok(self)
-    }
-
-    /// Whether `type_name` is registered.
-    pub fn contains(&self, type_name: &str) -> bool {
-        self.inner.contains(type_name)
-    }
-
-    /// The registered type names, sorted.
-    pub fn type_names(&self) -> Vec<&str> {
-        self.inner.type_names()
     }
 
     /// Builds the aggregator of `plugin`.

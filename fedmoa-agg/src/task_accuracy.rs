@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet, TaskTag};
+use fedmoa_core::{AggError, Aggregated, ConfigError, ParamSet, TaskTag};
 use serde::{Deserialize, Serialize};
 
 use crate::Temperature;
-use crate::batch::{BatchAggregator, Member, UpdateBatch};
+use crate::batch::{BatchAggregator, Member, UpdateBatch, aggregator_via_batch};
 use crate::weighted::aggregate_weighted;
 
 /// How the task groups are weighted against each other (λ_τ).
@@ -135,19 +135,7 @@ pub(crate) fn task_accuracy_weights(
     weights
 }
 
-impl Aggregator for TaskAccuracy {
-    fn name(&self) -> &str {
-        "task_accuracy"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
-}
+aggregator_via_batch!(TaskAccuracy, "task_accuracy" {});
 
 impl BatchAggregator for TaskAccuracy {
     fn aggregate_batch(
@@ -172,6 +160,7 @@ mod tests {
     use crate::FedAvg;
     use crate::test_util::{assert_close, params, update};
     use fedmoa_core::ClientId;
+    use fedmoa_core::{Aggregator, ClientUpdate};
     use std::f64::consts::LN_2;
 
     /// Math: A (n=1, a=1, Δ=12), B (n=2, a=0, Δ=0), C (n=4, a=1, Δ=3); code: D (n=5, Δ=2).

@@ -1,9 +1,9 @@
 //! [`TrimmedMean`]: the coordinate-wise β-trimmed mean of the deltas (Yin et al., 2018).
 
-use fedmoa_core::{AggError, Aggregated, Aggregator, ClientUpdate, ConfigError, ParamSet};
+use fedmoa_core::{AggError, Aggregated, ConfigError, ParamSet};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::batch::{BatchAggregator, UpdateBatch, aggregator_via_batch};
 use crate::coordinates::{aggregate_coordinatewise, trimmed_mean};
 
 /// Configuration of [`TrimmedMean`] (TOML `type = "trimmed_mean"`).
@@ -70,19 +70,7 @@ impl TrimmedMean {
     }
 }
 
-impl Aggregator for TrimmedMean {
-    fn name(&self) -> &str {
-        "trimmed_mean"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen(global, updates))
-    }
-}
+aggregator_via_batch!(screen TrimmedMean, "trimmed_mean" {});
 
 impl BatchAggregator for TrimmedMean {
     fn aggregate_batch(
@@ -101,6 +89,7 @@ impl BatchAggregator for TrimmedMean {
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::{Aggregator, ClientUpdate};
 
     fn five() -> Vec<ClientUpdate> {
         // coordinate 0: {1, 2, 3, 4, 100}; coordinate 1: {−50, 0, 0, 3, 3}.
@@ -115,27 +104,20 @@ mod tests {
 
     #[test]
     fn hand_computed_trimmed_means() {
+        let trimmed = |beta: f64| {
+            TrimmedMeanConfig {
+                beta,
+                server_lr: 1.0,
+            }
+            .build()
+            .unwrap()
+            .aggregate(&params(&[0.0, 0.0]), &five())
+            .unwrap()
+        };
         // β = 0.2, n = 5 → k = 1: (2 + 3 + 4)/3 = 3 and (0 + 0 + 3)/3 = 1.
-        let cfg = TrimmedMeanConfig {
-            beta: 0.2,
-            server_lr: 1.0,
-        };
-        let out = cfg
-            .build()
-            .unwrap()
-            .aggregate(&params(&[0.0, 0.0]), &five())
-            .unwrap();
-        assert_close(&out.params.flatten(), &[3.0, 1.0], 1e-6);
+        assert_close(&trimmed(0.2).params.flatten(), &[3.0, 1.0], 1e-6);
         // β = 0.1 → k = ⌊0.5⌋ = 0: the plain means 110/5 = 22 and −44/5 = −8.8.
-        let cfg = TrimmedMeanConfig {
-            beta: 0.1,
-            server_lr: 1.0,
-        };
-        let out = cfg
-            .build()
-            .unwrap()
-            .aggregate(&params(&[0.0, 0.0]), &five())
-            .unwrap();
+        let out = trimmed(0.1);
         assert_close(&out.params.flatten(), &[22.0, -8.8], 1e-5);
         let w: f32 = out.weights.values().sum();
         assert!((w - 1.0).abs() < 1e-6);

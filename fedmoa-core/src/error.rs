@@ -121,9 +121,62 @@ pub fn require_in_range(field: &str, value: f64, lo: f64, hi: f64) -> Result<(),
     }
 }
 
+/// Checks a count or level lies in `range` (`must be in 1..=4, got 7`).
+///
+/// # Errors
+/// [`ConfigError`] naming `field`.
+pub fn require_within<T>(
+    field: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), ConfigError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!(
+                "must be in {}..={}, got {value}",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
+
+/// Checks a list field is not empty (`must list at least one entry`).
+///
+/// # Errors
+/// [`ConfigError`] naming `field`.
+pub fn require_not_empty<T>(field: &str, list: &[T]) -> Result<(), ConfigError> {
+    if list.is_empty() {
+        Err(ConfigError::new(field, "must list at least one entry"))
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_and_lists_name_the_field() {
+        assert!(require_within("digits", 4u32, 1..=4).is_ok());
+        let err = require_within("digits", 7u32, 1..=4).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config field `digits`: must be in 1..=4, got 7"
+        );
+        assert!(require_not_empty("families", &[1]).is_ok());
+        assert_eq!(
+            require_not_empty::<u8>("families", &[]).unwrap_err().field,
+            "families"
+        );
+    }
 
     #[test]
     fn require_nonzero_names_the_first_zero_field() {

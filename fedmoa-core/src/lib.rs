@@ -25,7 +25,10 @@ pub use aggregator::{
     AggError, Aggregated, Aggregator, AggregatorState, RejectReason, Rejection, check_update,
     screen_updates,
 };
-pub use error::{ConfigError, ParamError, require_in_range, require_nonzero, require_positive};
+pub use error::{
+    ConfigError, ParamError, require_in_range, require_nonzero, require_not_empty,
+    require_positive, require_within,
+};
 pub use ids::{ClientId, ObjectiveId, TaskTag};
 pub use param_set::{ParamSet, ParamTensor, axpy_slice, dot_slice};
 pub use plugin::PluginConfig;

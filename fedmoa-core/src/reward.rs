@@ -57,6 +57,24 @@ pub struct Prompt {
     pub solution: Option<String>,
 }
 
+impl Prompt {
+    /// A prompt with nothing to compare against and no worked solution (format-only or
+    /// length-only objectives; tests).
+    pub fn unreferenced(
+        id: impl Into<String>,
+        task: impl Into<TaskTag>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            task: task.into(),
+            text: text.into(),
+            reference: Reference::None,
+            solution: None,
+        }
+    }
+}
+
 /// The closed interval a reward lies in; `max` means "fully satisfied".
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RewardRange {

@@ -135,6 +135,22 @@ pub struct WarmStartReport {
     pub cache_path: PathBuf,
 }
 
+impl std::fmt::Display for WarmStartReport {
+    /// `trained (225 steps, loss 2.104 → 0.312, 156.8 s)` or `loaded from the cache (…)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if self.from_cache {
+            "loaded from the cache"
+        } else {
+            "trained"
+        };
+        write!(
+            f,
+            "{how} ({} steps, loss {:.3} → {:.3}, {:.1} s)",
+            self.steps, self.first_loss, self.last_loss, self.secs
+        )
+    }
+}
+
 /// `(prompt, solution)` pairs of the prompts that have a worked solution.
 fn examples(prompts: &[Prompt]) -> Vec<(&str, &str)> {
     prompts

@@ -26,6 +26,15 @@ pub struct RewardRegistry {
     inner: PluginRegistry<Constructor>,
 }
 
+/// The name lookups (`contains`, `type_names`) of the underlying [`PluginRegistry`].
+impl std::ops::Deref for RewardRegistry {
+    type Target = PluginRegistry<Constructor>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
 impl Default for RewardRegistry {
     fn default() -> Self {
         Self::new()
@@ -68,16 +77,6 @@ impl RewardRegistry {
     {
         self.inner.insert(type_name, Arc::new(constructor))?;
         Ok(self)
-    }
-
-    /// Whether `type_name` is registered.
-    pub fn contains(&self, type_name: &str) -> bool {
-        self.inner.contains(type_name)
-    }
-
-    /// The registered type names, sorted.
-    pub fn type_names(&self) -> Vec<&str> {
-        self.inner.type_names()
     }
 
     /// Builds one plugin.

@@ -10,6 +10,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use fedmoa_core::federation::panic_message;
 use fedmoa_core::{ConfigError, ObjectiveId, Prompt, RewardError, RewardFn, RewardRange};
 
 use crate::score_matrix::ScoreMatrix;
@@ -204,30 +205,14 @@ fn checked(
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use fedmoa_core::{FnReward, Reference};
+    use fedmoa_core::FnReward;
 
     use super::*;
 
     fn prompt() -> Prompt {
-        Prompt {
-            id: "p".into(),
-            task: "math".into(),
-            text: "q".into(),
-            reference: Reference::None,
-            solution: None,
-        }
+        Prompt::unreferenced("p", "math", "q")
     }
 
     fn len_reward() -> Box<dyn RewardFn> {

@@ -3,6 +3,19 @@
 use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, RewardFn, TrainError};
 use fedmoa_rewards::{ClientSpec, RewardRegistry};
 
+/// One client's trainer to build: which client, its spec, the arm's weighter for it and the
+/// seed of the arm × seed run.
+pub struct ClientRequest<'a> {
+    /// The client's position in the experiment's client list.
+    pub index: usize,
+    /// Its spec (task, rewards, data mix).
+    pub spec: &'a ClientSpec,
+    /// Its objective weighter, built from the arm's weighter table.
+    pub weighter: Box<dyn ObjectiveWeighter>,
+    /// The run's seed (trainers derive their own from it and `index`).
+    pub seed: u64,
+}
+
 /// Builds the policy's initial parameters and one [`LocalTrainer`] per client.
 ///
 /// The experiment calls it once per arm and seed, so every arm starts from the same
@@ -14,17 +27,12 @@ pub trait ClientFactory: Send + Sync {
     /// [`TrainError`] when the policy cannot be built.
     fn initial_params(&self, seed: u64) -> Result<ParamSet, TrainError>;
 
-    /// Client `index`'s trainer, scoring with its own objectives and weighted by `weighter`.
+    /// The trainer of the client `request` names, scoring with its own objectives and
+    /// weighted by the request's weighter.
     ///
     /// # Errors
     /// [`TrainError`] when the client cannot be built (bad spec, missing data, …).
-    fn trainer(
-        &self,
-        index: usize,
-        spec: &ClientSpec,
-        weighter: Box<dyn ObjectiveWeighter>,
-        seed: u64,
-    ) -> Result<Box<dyn LocalTrainer>, TrainError>;
+    fn trainer(&self, request: ClientRequest<'_>) -> Result<Box<dyn LocalTrainer>, TrainError>;
 
     /// The settings that shape the trainers (trainer config, warm start, prompting, …),
     /// recorded beside an experiment's checkpoints and compared when it resumes, so that
@@ -52,6 +60,16 @@ pub fn build_rewards(
                 .map_err(|e| e.within(&format!("clients[{index}].rewards[{k}]")).into())
         })
         .collect()
+}
+
+/// A copy of client `index`'s data from a factory's per-client list.
+///
+/// # Errors
+/// [`TrainError`] when the list has no entry for `index`.
+pub fn client_data<D: Clone>(data: &[D], index: usize) -> Result<D, TrainError> {
+    data.get(index)
+        .cloned()
+        .ok_or_else(|| TrainError::msg(format!("no data for client {index}")))
 }
 
 /// A [`TrainError`] with `context` around `source`.

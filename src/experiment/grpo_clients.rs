@@ -1,11 +1,11 @@
 //! [`GrpoClients`]: what every GRPO client factory shares when it builds a trainer.
 
 use fedmoa_core::seeds::SeedStream;
-use fedmoa_core::{LocalTrainer, ObjectiveWeighter, TrainError};
+use fedmoa_core::{LocalTrainer, TrainError};
 use fedmoa_grpo::{Dataset, GrpoTrainer, GrpoTrainerConfig, Policy, PolicyTokenizer, StepObserver};
-use fedmoa_rewards::{ClientSpec, RewardRegistry};
+use fedmoa_rewards::RewardRegistry;
 
-use super::{build_rewards, train_err};
+use super::{ClientRequest, build_rewards, train_err};
 
 /// The reward registry, the trainer config and an optional step observer, turned into a
 /// [`GrpoTrainer`] per client by [`GrpoClients::build`] (used by the TinyLm and Llama
@@ -35,39 +35,40 @@ impl GrpoClients {
         serde_json::to_value(&self.trainer).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Client `index`'s trainer over `policy` and `tokenizer`, with `spec`'s rewards, the
-    /// experiment's `weighter` and a GRPO seed derived from `seed` and `index`.
+    /// The requested client's trainer over `policy` and `tokenizer`, with its spec's
+    /// rewards, the request's weighter and a GRPO seed derived from the request's seed
+    /// and index.
     ///
     /// # Errors
     /// [`TrainError`] for a bad reward config or a trainer that cannot be built.
-    #[allow(clippy::too_many_arguments)]
     pub fn build<P: Policy>(
         &self,
-        index: usize,
-        spec: &ClientSpec,
+        request: ClientRequest<'_>,
         policy: P,
         tokenizer: impl PolicyTokenizer + 'static,
         data: Dataset,
-        weighter: Box<dyn ObjectiveWeighter>,
-        seed: u64,
     ) -> Result<Box<dyn LocalTrainer>, TrainError>
     where
         GrpoTrainer<P>: LocalTrainer,
     {
+        let ClientRequest {
+            index,
+            spec,
+            weighter,
+            seed,
+        } = request;
         let rewards = build_rewards(&self.registry, index, spec)?;
         let mut config = self.trainer.clone();
         config.grpo.seed = SeedStream::ClientTrainer(index).seed(seed);
-        let trainer = GrpoTrainer::new(
-            spec.id.clone(),
-            spec.task.clone(),
-            policy,
-            tokenizer,
-            data,
-            rewards,
-            weighter,
-            config,
-        )
-        .map_err(|e| train_err(&format!("trainer of client {}", spec.id), e))?;
+        let trainer = GrpoTrainer::builder(policy, tokenizer)
+            .client_id(spec.id.clone())
+            .task(spec.task.clone())
+            .data(data)
+            .rewards(rewards)
+            .weighter(weighter)
+            .config(config)
+            .build()
+            .map_err(|e| train_err(&format!("trainer of client {}", spec.id), e))?;
         Ok(match &self.step_observer {
             Some(observer) => Box::new(trainer.with_step_observer(observer.clone())),
             None => Box::new(trainer),

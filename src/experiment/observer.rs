@@ -1,5 +1,20 @@
 //! [`ExperimentObserver`]: what an experiment reports while it runs.
 
+/// An arm × seed run that starts: what a progress display needs to size itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArmStart<'a> {
+    /// The arm's name.
+    pub arm: &'a str,
+    /// The seed index.
+    pub seed_index: u32,
+    /// Clients in the federation.
+    pub clients: usize,
+    /// Rounds left to run (after a resume, fewer than configured).
+    pub rounds: u32,
+    /// Local steps per round, when the config fixes them.
+    pub local_steps: Option<u32>,
+}
+
 /// Receives an experiment's progress: structured arm boundaries and one line per event
 /// (round results, warm-start accuracy, …). Any `Fn(&str) + Sync` closure is an observer
 /// that only prints lines.
@@ -7,18 +22,9 @@ pub trait ExperimentObserver: Sync {
     /// A human-readable progress line.
     fn line(&self, line: &str);
 
-    /// `arm` with seed `seed_index` starts: `clients` clients, `rounds` rounds (those left
-    /// to run, after a resume) of `local_steps` local steps each (when the config fixes
-    /// them). Not called for an arm that a resume restores finished.
-    fn arm_started(
-        &self,
-        arm: &str,
-        seed_index: u32,
-        clients: usize,
-        rounds: u32,
-        local_steps: Option<u32>,
-    ) {
-        let _ = (arm, seed_index, clients, rounds, local_steps);
+    /// An arm × seed run starts (not called for one that a resume restores finished).
+    fn arm_started(&self, start: &ArmStart<'_>) {
+        let _ = start;
     }
 
     /// `arm` with seed `seed_index` is done.

@@ -38,13 +38,7 @@ pub(crate) fn check_arm(
     let path = checkpoint_dir(config).join(format!("{}.arm.json", arm.name));
     let current = serde_json::to_value(arm).map_err(|e| encoding(&e))?;
     if resuming && path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
-        let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            ConfigError::new(
-                "resume",
-                format!("{} is not valid JSON: {e}", path.display()),
-            )
-        })?;
+        let saved = read_record(&path)?;
         if let Some(at) = first_difference(&saved, &current, "") {
             return Err(ConfigError::new(
                 "resume",
@@ -113,13 +107,7 @@ pub(crate) fn can_resume(
     if !path.exists() {
         return Ok(false);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
-    let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        ConfigError::new(
-            "resume",
-            format!("{} is not valid JSON: {e}", path.display()),
-        )
-    })?;
+    let saved = read_record(&path)?;
     match first_difference(&saved, fingerprint, "") {
         None => Ok(true),
         Some(at) => Err(ConfigError::new(
@@ -132,6 +120,22 @@ pub(crate) fn can_resume(
         )
         .into()),
     }
+}
+
+/// A JSON record written beside the checkpoints.
+///
+/// # Errors
+/// [`ExperimentError::Io`] when unreadable, [`ExperimentError::Config`] on `resume` when
+/// it is not JSON.
+fn read_record(path: &Path) -> Result<serde_json::Value, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        ConfigError::new(
+            "resume",
+            format!("{} is not valid JSON: {e}", path.display()),
+        )
+        .into()
+    })
 }
 
 /// The path of the first value that differs between `a` and `b` (`None`: equal).

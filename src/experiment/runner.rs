@@ -15,7 +15,10 @@ use fedmoa_rewards::ClientSpec;
 use super::evaluation::evaluate_global;
 use super::resume;
 use super::summary::ArmResult;
-use super::{ArmConfig, ClientFactory, ExperimentConfig, ExperimentError, ExperimentObserver};
+use super::{
+    ArmConfig, ArmStart, ClientFactory, ClientRequest, ExperimentConfig, ExperimentError,
+    ExperimentObserver,
+};
 
 /// One arm run with one seed: its results and each client's weights after every round.
 #[derive(Debug, Clone)]
@@ -174,7 +177,12 @@ impl<'a> Experiment<'a> {
                     .map(|r| objective_name(&r.plugin))
                     .collect(),
             );
-            let trainer = self.factory.trainer(i, spec, weighter, seed)?;
+            let trainer = self.factory.trainer(ClientRequest {
+                index: i,
+                spec,
+                weighter,
+                seed,
+            })?;
             let client: Arc<dyn Client> = Arc::new(InProcessClient::new(spec.id.clone(), trainer));
             clients.push((client, spec.task.clone()));
         }
@@ -254,13 +262,13 @@ impl<'a> Experiment<'a> {
             by_task.join(", ")
         ));
         if federation.round() < rounds {
-            progress.arm_started(
-                &arm.name,
+            progress.arm_started(&ArmStart {
+                arm: &arm.name,
                 seed_index,
-                clients.len(),
-                rounds - federation.round(),
-                self.config.federation.local_steps,
-            );
+                clients: clients.len(),
+                rounds: rounds - federation.round(),
+                local_steps: self.config.federation.local_steps,
+            });
             while federation.round() < rounds {
                 federation.run_round()?;
                 for line in rx.try_iter() {

@@ -1,12 +1,12 @@
 //! [`LlamaFactory`]: clients that run GRPO on LoRA adapters of one pretrained Llama-family
 //! model, each with its own data, rewards and chat instruction.
 
-use fedmoa_core::{ConfigError, LocalTrainer, ObjectiveWeighter, ParamSet, TrainError};
+use fedmoa_core::{ConfigError, LocalTrainer, ParamSet, TrainError};
 use fedmoa_grpo::{Dataset, GrpoTrainerConfig, Llama, LlmTokenizer, Policy, StepObserver};
-use fedmoa_rewards::{ClientSpec, RewardRegistry};
+use fedmoa_rewards::RewardRegistry;
 
 use super::ChatPrompting;
-use crate::experiment::{GrpoClients, train_err};
+use crate::experiment::{ClientRequest, GrpoClients, client_data, train_err};
 
 /// Builds a [`GrpoTrainer<Llama>`] per client over one shared base model with LoRA
 /// adapters; only the adapters are trained and exchanged.
@@ -107,21 +107,12 @@ impl crate::experiment::ClientFactory for LlamaFactory {
         })
     }
 
-    fn trainer(
-        &self,
-        index: usize,
-        spec: &ClientSpec,
-        weighter: Box<dyn ObjectiveWeighter>,
-        seed: u64,
-    ) -> Result<Box<dyn LocalTrainer>, TrainError> {
-        let data = self
-            .data
-            .get(index)
-            .ok_or_else(|| TrainError::msg(format!("no data for client {index}")))?
-            .clone();
-        let tokenizer = self.prompting.tokenizer_for(&self.tokenizer, &spec.task);
-        let policy = self.policy.clone();
+    fn trainer(&self, request: ClientRequest<'_>) -> Result<Box<dyn LocalTrainer>, TrainError> {
+        let data = client_data(&self.data, request.index)?;
+        let tokenizer = self
+            .prompting
+            .tokenizer_for(&self.tokenizer, &request.spec.task);
         self.clients
-            .build(index, spec, policy, tokenizer, data, weighter, seed)
+            .build(request, self.policy.clone(), tokenizer, data)
     }
 }

@@ -4,14 +4,14 @@
 use std::collections::HashSet;
 
 use fedmoa_core::seeds::SeedStream;
-use fedmoa_core::{LocalTrainer, ObjectiveWeighter, ParamSet, Prompt, TrainError};
+use fedmoa_core::{LocalTrainer, ParamSet, Prompt, TrainError};
 use fedmoa_grpo::burn::prelude::Device;
 use fedmoa_grpo::sft::{WarmStartReport, load_or_train};
 use fedmoa_grpo::{Policy, StepObserver, TaskTokenizer, TinyLm};
 use fedmoa_rewards::{ClientSpec, Dataset};
 
 use super::QuickstartConfig;
-use crate::experiment::{ClientFactory, GrpoClients, train_err};
+use crate::experiment::{ClientFactory, ClientRequest, GrpoClients, client_data, train_err};
 
 /// Builds [`GrpoTrainer`]s over one warm-started TinyLm.
 pub struct TinyLmFactory {
@@ -116,26 +116,9 @@ impl ClientFactory for TinyLmFactory {
         self.fingerprint.clone()
     }
 
-    fn trainer(
-        &self,
-        index: usize,
-        spec: &ClientSpec,
-        weighter: Box<dyn ObjectiveWeighter>,
-        seed: u64,
-    ) -> Result<Box<dyn LocalTrainer>, TrainError> {
-        let ds = self
-            .datasets
-            .get(index)
-            .ok_or_else(|| TrainError::msg(format!("no data for client {index}")))?;
-        let data = ds.clone();
-        self.clients.build(
-            index,
-            spec,
-            self.policy.clone(),
-            self.tokenizer.clone(),
-            data,
-            weighter,
-            seed,
-        )
+    fn trainer(&self, request: ClientRequest<'_>) -> Result<Box<dyn LocalTrainer>, TrainError> {
+        let data = client_data(&self.datasets, request.index)?;
+        self.clients
+            .build(request, self.policy.clone(), self.tokenizer.clone(), data)
     }
 }

@@ -104,18 +104,7 @@ fn run_observed(
         factory = factory.with_step_observer(observer);
     }
     let report = factory.warm_start_report();
-    progress.line(&format!(
-        "warm start: {} ({} steps, loss {:.3} → {:.3}, {:.1} s)",
-        if report.from_cache {
-            "from cache"
-        } else {
-            "trained"
-        },
-        report.steps,
-        report.first_loss,
-        report.last_loss,
-        report.secs
-    ));
+    progress.line(&format!("warm start: {report}"));
     let experiment = Experiment::with_registries(
         config.experiment.clone(),
         scenario.clients,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use fedmoa_grpo::{StepEvent, StepObserver};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::experiment::ExperimentObserver;
+use crate::experiment::{ArmStart, ExperimentObserver};
 
 /// The running arm's bar and its size.
 struct ArmBar {
@@ -59,29 +59,22 @@ impl ExperimentObserver for ProgressBoard {
         self.multi.suspend(|| println!("{line}"));
     }
 
-    fn arm_started(
-        &self,
-        arm: &str,
-        seed_index: u32,
-        clients: usize,
-        rounds: u32,
-        local_steps: Option<u32>,
-    ) {
-        let steps_per_round = clients as u64 * u64::from(local_steps.unwrap_or(1));
+    fn arm_started(&self, start: &ArmStart<'_>) {
+        let steps_per_round = start.clients as u64 * u64::from(start.local_steps.unwrap_or(1));
         let bar = self
             .multi
-            .add(ProgressBar::new(steps_per_round * u64::from(rounds)));
+            .add(ProgressBar::new(steps_per_round * u64::from(start.rounds)));
         let style = ProgressStyle::with_template(
             "{prefix:>18} [{bar:28}] {pos}/{len} steps  {msg}  ({elapsed}, ~{eta} left)",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(format!("{arm} seed {seed_index}"));
+        bar.set_prefix(format!("{} seed {}", start.arm, start.seed_index));
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         *current = Some(ArmBar {
             bar,
-            rounds,
+            rounds: start.rounds,
             steps_per_round,
         });
     }

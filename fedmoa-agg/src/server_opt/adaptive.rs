@@ -121,23 +121,7 @@ macro_rules! adaptive_optimizer {
             }
         }
 
-        impl ::fedmoa_core::Aggregator for $ty {
-            fn name(&self) -> &str {
-                $name
-            }
-
-            fn aggregate(
-                &mut self,
-                global: &::fedmoa_core::ParamSet,
-                updates: &[::fedmoa_core::ClientUpdate],
-            ) -> Result<::fedmoa_core::Aggregated, ::fedmoa_core::AggError> {
-                crate::batch::BatchAggregator::aggregate_batch(
-                    self,
-                    global,
-                    crate::batch::UpdateBatch::screen_metadata(global, updates),
-                )
-            }
-
+        crate::batch::aggregator_via_batch!($ty, $name {
             fn state(&self) -> ::fedmoa_core::AggregatorState {
                 self.inner.state()
             }
@@ -148,7 +132,7 @@ macro_rules! adaptive_optimizer {
             ) -> Result<(), ::fedmoa_core::AggError> {
                 self.inner.load_state(state)
             }
-        }
+        });
 
         impl crate::batch::BatchAggregator for $ty {
             fn aggregate_batch(

@@ -1,12 +1,10 @@
 //! [`FedAvgM`]: FedAvg with server momentum (Hsu et al., 2019).
 
-use fedmoa_core::{
-    AggError, Aggregated, Aggregator, AggregatorState, ClientUpdate, ConfigError, ParamSet,
-};
+use fedmoa_core::{AggError, Aggregated, AggregatorState, ConfigError, ParamSet};
 use serde::{Deserialize, Serialize};
 
 use super::{check_fits, load, pseudo_gradient, require_decay, save};
-use crate::batch::{BatchAggregator, UpdateBatch};
+use crate::batch::{BatchAggregator, UpdateBatch, aggregator_via_batch};
 
 /// Configuration of [`FedAvgM`] (TOML `type = "fedavgm"`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,19 +67,7 @@ impl FedAvgM {
     }
 }
 
-impl Aggregator for FedAvgM {
-    fn name(&self) -> &str {
-        "fedavgm"
-    }
-
-    fn aggregate(
-        &mut self,
-        global: &ParamSet,
-        updates: &[ClientUpdate],
-    ) -> Result<Aggregated, AggError> {
-        self.aggregate_batch(global, UpdateBatch::screen_metadata(global, updates))
-    }
-
+aggregator_via_batch!(FedAvgM, "fedavgm" {
     fn state(&self) -> AggregatorState {
         save(self.step, &[("m", &self.m)])
     }
@@ -91,7 +77,7 @@ impl Aggregator for FedAvgM {
         (self.step, self.m) = (step, moments.pop().flatten());
         Ok(())
     }
-}
+});
 
 impl BatchAggregator for FedAvgM {
     fn aggregate_batch(
@@ -120,6 +106,7 @@ impl BatchAggregator for FedAvgM {
 mod tests {
     use super::*;
     use crate::test_util::{assert_close, params, update};
+    use fedmoa_core::Aggregator;
 
     #[test]
     fn two_hand_computed_steps() {

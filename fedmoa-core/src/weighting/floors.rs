@@ -26,6 +26,41 @@ pub(crate) struct Floors {
     lower: Vec<f64>,
 }
 
+/// A floored weighter's starting point: its configured (or equal) initial weights, its
+/// floors, and the initial weights projected onto the floored simplex.
+pub(crate) struct FlooredStart {
+    /// The initial weights as configured, normalised.
+    pub initial: Vec<f64>,
+    /// The floors.
+    pub floors: Floors,
+    /// `initial` projected onto `{Σ w = 1, w ≥ floors}`, in `f32`.
+    pub weights: Vec<f32>,
+}
+
+impl FlooredStart {
+    /// Resolves `initial_weights` (equal weights when `None`) and the floors for
+    /// `n_objectives` objectives.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `initial_weights[k]`, `n_objectives`, `w_min` or `w0_min`.
+    pub(crate) fn new(
+        initial_weights: Option<&[f64]>,
+        n_objectives: usize,
+        w_min: f64,
+        w0_min: f64,
+    ) -> Result<Self, ConfigError> {
+        let initial =
+            super::config::resolve_weights("initial_weights", initial_weights, n_objectives)?;
+        let floors = Floors::new(n_objectives, w_min, w0_min)?;
+        let weights = super::simplex::narrow(&floors.project(&initial));
+        Ok(Self {
+            initial,
+            floors,
+            weights,
+        })
+    }
+}
+
 impl Floors {
     /// Validates `w_min` and `w0_min` for `n_objectives` objectives.
     ///

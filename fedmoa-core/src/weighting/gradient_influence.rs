@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ConfigError, ObjectiveWeighter, Signals, StepSignals, WeighterError};
 
-use super::config::{require_non_negative, resolve_weights};
-use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, Floors};
+use super::config::require_non_negative;
+use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, FlooredStart, Floors};
 use super::signals::{check_step, require_gradients};
 use super::simplex::{exponentiated_step, narrow, widen};
 use super::state::{restore_weights, save_weights};
@@ -58,19 +58,19 @@ impl GradientInfluenceConfig {
     /// [`ConfigError`] naming `eta`, `lambda`, `w_min`, `w0_min`, `initial_weights[k]` or
     /// `n_objectives`.
     pub fn build(&self, n_objectives: usize) -> Result<GradientInfluence, ConfigError> {
-        let initial = resolve_weights(
-            "initial_weights",
+        let start = FlooredStart::new(
             self.initial_weights.as_deref(),
             n_objectives,
+            self.w_min,
+            self.w0_min,
         )?;
         require_non_negative("eta", self.eta)?;
         if let Some(lambda) = self.lambda {
             crate::require_positive("lambda", lambda)?;
         }
-        let floors = Floors::new(n_objectives, self.w_min, self.w0_min)?;
         Ok(GradientInfluence {
-            weights: narrow(&floors.project(&initial)),
-            floors,
+            weights: start.weights,
+            floors: start.floors,
             eta: self.eta,
             lambda: self.lambda,
             observed_steps: 0,

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ConfigError, GradientSignals, ObjectiveWeighter, Signals, StepSignals, WeighterError};
 
-use super::config::{require_non_negative, resolve_weights};
-use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, Floors};
+use super::config::require_non_negative;
+use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, FlooredStart, Floors};
 use super::signals::{check_step, require_gradients};
 use super::simplex::{exponentiated_step, narrow, widen};
 use super::state::{restore_weights, save_weights};
@@ -90,16 +90,16 @@ impl HypergradientConfig {
     /// [`ConfigError`] naming `beta_w`, `w_min`, `w0_min`, `initial_weights[k]` or
     /// `n_objectives`.
     pub fn build(&self, n_objectives: usize) -> Result<Hypergradient, ConfigError> {
-        let initial = resolve_weights(
-            "initial_weights",
+        let start = FlooredStart::new(
             self.initial_weights.as_deref(),
             n_objectives,
+            self.w_min,
+            self.w0_min,
         )?;
         require_non_negative("beta_w", self.beta_w)?;
-        let floors = Floors::new(n_objectives, self.w_min, self.w0_min)?;
         Ok(Hypergradient {
-            weights: narrow(&floors.project(&initial)),
-            floors,
+            weights: start.weights,
+            floors: start.floors,
             beta_w: self.beta_w,
             dot: self.dot,
             update: self.update,

@@ -40,6 +40,15 @@ pub struct WeighterRegistry {
     inner: PluginRegistry<WeighterConstructor>,
 }
 
+/// The name lookups (`contains`, `type_names`) of the underlying [`PluginRegistry`].
+impl std::ops::Deref for WeighterRegistry {
+    type Target = PluginRegistry<WeighterConstructor>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
 impl Default for WeighterRegistry {
     fn default() -> Self {
         Self::with_builtins()
@@ -80,16 +89,6 @@ impl WeighterRegistry {
     {
         self.inner.insert(type_name, Arc::new(constructor))?;
         Ok(self)
-    }
-
-    /// Whether `type_name` is registered.
-    pub fn contains(&self, type_name: &str) -> bool {
-        self.inner.contains(type_name)
-    }
-
-    /// The registered type names, sorted.
-    pub fn type_names(&self) -> Vec<&str> {
-        self.inner.type_names()
     }
 
     /// Builds the weighter of `plugin` for a client described by `context`.

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ConfigError, ObjectiveWeighter, Signals, StepSignals, WeighterError};
 
-use super::config::{require_non_negative, resolve_weights};
-use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, Floors};
+use super::config::require_non_negative;
+use super::floors::{DEFAULT_W_MIN, DEFAULT_W0_MIN, FlooredStart, Floors};
 use super::signals::check_step;
 use super::simplex::narrow;
 use super::state::{STATE_VERSION, SavedState, restore, to_json};
@@ -62,10 +62,11 @@ impl SaturationAwareConfig {
     /// [`ConfigError`] naming `gamma`, `smoothing`, `w_min`, `w0_min`, `initial_weights[k]`
     /// or `n_objectives`.
     pub fn build(&self, n_objectives: usize) -> Result<SaturationAware, ConfigError> {
-        let initial = resolve_weights(
-            "initial_weights",
+        let start = FlooredStart::new(
             self.initial_weights.as_deref(),
             n_objectives,
+            self.w_min,
+            self.w0_min,
         )?;
         require_non_negative("gamma", self.gamma)?;
         if !(self.smoothing > 0.0 && self.smoothing <= 1.0) {
@@ -74,12 +75,11 @@ impl SaturationAwareConfig {
                 format!("must be in (0, 1], got {}", self.smoothing),
             ));
         }
-        let floors = Floors::new(n_objectives, self.w_min, self.w0_min)?;
         Ok(SaturationAware {
-            weights: narrow(&floors.project(&initial)),
+            weights: start.weights,
             smoothed: vec![0.0; n_objectives],
-            initial,
-            floors,
+            initial: start.initial,
+            floors: start.floors,
             gamma: self.gamma,
             smoothing: self.smoothing,
             observed_steps: 0,

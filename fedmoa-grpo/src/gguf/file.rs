@@ -196,17 +196,7 @@ impl GgufFile {
     /// # Errors
     /// [`GgufError::Metadata`] when missing, not an array, or holding a non-string.
     pub fn get_str_array(&self, key: &str) -> Result<Vec<&str>, GgufError> {
-        let items = self
-            .get(key)?
-            .as_array()
-            .ok_or_else(|| GgufError::metadata(key, "expected an array"))?;
-        items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| GgufError::metadata(key, "expected strings"))
-            })
-            .collect()
+        self.get_array_of(key, "strings", MetadataValue::as_str)
     }
 
     /// An array of integers as `i64`.
@@ -214,16 +204,24 @@ impl GgufFile {
     /// # Errors
     /// [`GgufError::Metadata`] when missing, not an array, or holding a non-integer.
     pub fn get_int_array(&self, key: &str) -> Result<Vec<i64>, GgufError> {
+        self.get_array_of(key, "integers", MetadataValue::as_i64)
+    }
+
+    /// The array under `key`, every element read by `read` (`what` names the expected
+    /// element kind in errors).
+    fn get_array_of<'a, T>(
+        &'a self,
+        key: &str,
+        what: &str,
+        read: impl Fn(&'a MetadataValue) -> Option<T>,
+    ) -> Result<Vec<T>, GgufError> {
         let items = self
             .get(key)?
             .as_array()
             .ok_or_else(|| GgufError::metadata(key, "expected an array"))?;
         items
             .iter()
-            .map(|v| {
-                v.as_i64()
-                    .ok_or_else(|| GgufError::metadata(key, "expected integers"))
-            })
+            .map(|v| read(v).ok_or_else(|| GgufError::metadata(key, format!("expected {what}"))))
             .collect()
     }
 

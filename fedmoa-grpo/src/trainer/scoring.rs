@@ -23,18 +23,12 @@ pub(crate) fn score_completions(
 
 #[cfg(test)]
 mod tests {
-    use fedmoa_core::{FnReward, Reference, RewardRange};
+    use fedmoa_core::{FnReward, RewardRange};
 
     use super::*;
 
     fn prompt() -> Prompt {
-        Prompt {
-            id: "p".into(),
-            task: "math".into(),
-            text: "q".into(),
-            reference: Reference::None,
-            solution: None,
-        }
+        Prompt::unreferenced("p", "math", "q")
     }
 
     fn rewards() -> Vec<Box<dyn RewardFn>> {

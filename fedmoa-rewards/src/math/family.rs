@@ -1,6 +1,6 @@
 //! Math problem families and the difficulty settings of the generator.
 
-use fedmoa_core::ConfigError;
+use fedmoa_core::{ConfigError, require_not_empty, require_within};
 use serde::{Deserialize, Serialize};
 
 /// A family of synthetic word problems. Clients given different families see non-IID data.
@@ -106,24 +106,9 @@ impl MathTaskConfig {
     /// # Errors
     /// [`ConfigError`] naming `families`, `digits` or `steps`.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.families.is_empty() {
-            return Err(ConfigError::new(
-                "families",
-                "must list at least one family",
-            ));
-        }
-        if !(1..=4).contains(&self.digits) {
-            return Err(ConfigError::new(
-                "digits",
-                format!("must be in 1..=4, got {}", self.digits),
-            ));
-        }
-        if !(1..=4).contains(&self.steps) {
-            return Err(ConfigError::new(
-                "steps",
-                format!("must be in 1..=4, got {}", self.steps),
-            ));
-        }
+        require_not_empty("families", &self.families)?;
+        require_within("digits", self.digits, 1..=4)?;
+        require_within("steps", self.steps, 1..=4)?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Settings of the Python task generator.
 
-use fedmoa_core::ConfigError;
+use fedmoa_core::{ConfigError, require_not_empty, require_within};
 use serde::{Deserialize, Serialize};
 
 use super::PythonFamily;
@@ -12,37 +12,25 @@ pub const MAX_TESTS: usize = 8;
 ///
 /// In TOML: `{ type = "python", families = ["list", "string"], difficulty = 2, n_tests = 3 }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PythonTaskConfig {
     /// Families to draw from (uniformly, then a template of the family uniformly); must not
     /// be empty. Default: all three.
-    #[serde(default = "all_families")]
     pub families: Vec<PythonFamily>,
     /// 1 (one-operation templates, the default) or 2 (a condition or two operations).
-    #[serde(default = "default_difficulty")]
     pub difficulty: u32,
     /// Asserts per task, on distinct inputs, 1 to [`MAX_TESTS`] (default 3, as in MBPP);
     /// the first is shown in the prompt.
-    #[serde(default = "default_tests")]
     pub n_tests: usize,
 }
 
-fn all_families() -> Vec<PythonFamily> {
-    PythonFamily::ALL.to_vec()
-}
-fn default_difficulty() -> u32 {
-    1
-}
-fn default_tests() -> usize {
-    3
-}
-
 impl Default for PythonTaskConfig {
+    /// Every family, difficulty 1, 3 asserts.
     fn default() -> Self {
         Self {
-            families: all_families(),
-            difficulty: default_difficulty(),
-            n_tests: default_tests(),
+            families: PythonFamily::ALL.to_vec(),
+            difficulty: 1,
+            n_tests: 3,
         }
     }
 }
@@ -69,24 +57,9 @@ impl PythonTaskConfig {
     /// # Errors
     /// [`ConfigError`] naming `families`, `difficulty` or `n_tests`.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.families.is_empty() {
-            return Err(ConfigError::new(
-                "families",
-                "must list at least one family",
-            ));
-        }
-        if !(1..=2).contains(&self.difficulty) {
-            return Err(ConfigError::new(
-                "difficulty",
-                format!("must be 1 or 2, got {}", self.difficulty),
-            ));
-        }
-        if !(1..=MAX_TESTS).contains(&self.n_tests) {
-            return Err(ConfigError::new(
-                "n_tests",
-                format!("must be in 1..={MAX_TESTS}, got {}", self.n_tests),
-            ));
-        }
+        require_not_empty("families", &self.families)?;
+        require_within("difficulty", self.difficulty, 1..=2)?;
+        require_within("n_tests", self.n_tests, 1..=MAX_TESTS)?;
         Ok(())
     }
 }
