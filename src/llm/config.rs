@@ -254,6 +254,21 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_config_is_valid() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/configs");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let config = LlmFederationConfig::from_toml_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(config.quick().validate().is_ok(), "{}", path.display());
+            n += 1;
+        }
+        assert!(n >= 2, "{n} configs in {dir}");
+    }
+
+    #[test]
     fn the_shipped_toml_is_the_default() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
