@@ -24,7 +24,7 @@ fn plot_err(path: &Path, reason: impl std::fmt::Display) -> ExperimentError {
 
 /// Rasterises the SVG file `svg` into the PNG file `png` at its own size.
 ///
-/// Text uses the first installed font of [`SANS_FAMILIES`]; on a machine without any of
+/// Text uses the first installed font of `SANS_FAMILIES`; on a machine without any of
 /// them the lines are still drawn and only the labels are missing.
 ///
 /// # Errors

@@ -8,7 +8,7 @@ use fedmoa_rewards::RewardRegistry;
 use super::ChatPrompting;
 use crate::experiment::{ClientRequest, GrpoClients, client_data, train_err};
 
-/// Builds a [`GrpoTrainer<Llama>`] per client over one shared base model with LoRA
+/// Builds a [`GrpoTrainer<Llama>`](fedmoa_grpo::GrpoTrainer) per client over one shared base model with LoRA
 /// adapters; only the adapters are trained and exchanged.
 ///
 /// Every client starts from the same adapters (B = 0, so the first global model is the

@@ -13,7 +13,7 @@ use fedmoa_rewards::{ClientSpec, Dataset};
 use super::QuickstartConfig;
 use crate::experiment::{ClientFactory, ClientRequest, GrpoClients, client_data, train_err};
 
-/// Builds [`GrpoTrainer`]s over one warm-started TinyLm.
+/// Builds [`GrpoTrainer`](fedmoa_grpo::GrpoTrainer)s over one warm-started TinyLm.
 pub struct TinyLmFactory {
     clients: GrpoClients,
     datasets: Vec<Dataset>,
