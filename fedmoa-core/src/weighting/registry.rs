@@ -157,27 +157,23 @@ mod tests {
     fn user_weighters_register_by_name() {
         let mut registry = WeighterRegistry::with_builtins();
         registry
-            .register("primary_only", |_: &PluginConfig, c: &WeighterContext| {
-                let mut weights = vec![0.0; c.n_objectives()];
-                weights[0] = 1.0;
-                let fixed = FixedConfig {
-                    weights: Some(weights),
-                };
-                Ok(Box::new(fixed.build(c.n_objectives())?) as Box<dyn ObjectiveWeighter>)
+            .register("equal", |_: &PluginConfig, c: &WeighterContext| {
+                let equal = FixedConfig { weights: None };
+                Ok(Box::new(equal.build(c.n_objectives())?) as Box<dyn ObjectiveWeighter>)
             })
             .unwrap();
         let w = registry
             .build(
-                &PluginConfig::named("primary_only"),
-                &WeighterContext::new(&[0.5, 0.5]),
+                &PluginConfig::named("equal"),
+                &WeighterContext::new(&[0.8, 0.2]),
             )
             .unwrap();
-        assert_eq!(w.weights(), [1.0, 0.0]);
+        assert_eq!(w.weights(), [0.5, 0.5]);
         let e = registry
             .build(&PluginConfig::named("nope"), &WeighterContext::new(&[1.0]))
             .err()
             .unwrap();
-        assert!(e.reason.contains("primary_only"), "{e}");
+        assert!(e.reason.contains("equal"), "{e}");
         assert!(
             registry
                 .register("fixed", |_: &PluginConfig, _: &WeighterContext| {
