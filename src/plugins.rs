@@ -17,7 +17,9 @@
 
 use fedmoa_agg::AggregatorRegistry;
 use fedmoa_core::weighting::WeighterRegistry;
-use fedmoa_rewards::RewardRegistry;
+use fedmoa_rewards::{ClientSpec, RewardRegistry};
+
+use crate::experiment::{ArmConfig, ExperimentConfig, ExperimentError, resolve_arms};
 
 /// The reward, aggregator and weighter registries of an experiment.
 #[derive(Clone, Debug)]
@@ -44,5 +46,20 @@ impl Plugins {
             aggregators: AggregatorRegistry::with_builtins(),
             weighters: WeighterRegistry::with_builtins(),
         }
+    }
+
+    /// The arms of `experiment`, each checked by building its aggregator and its weighter
+    /// for every client in `clients` from these registries ([`resolve_arms`]), so that an
+    /// unknown name fails before a model is loaded or warm-started.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Config`] naming the field, e.g. `experiment.arms[1].aggregator.type`.
+    pub fn check_arms(
+        &self,
+        experiment: &ExperimentConfig,
+        clients: &[ClientSpec],
+    ) -> Result<Vec<ArmConfig>, ExperimentError> {
+        resolve_arms(experiment, clients, &self.aggregators, &self.weighters)
+            .map_err(|e| e.within("experiment"))
     }
 }

@@ -106,19 +106,6 @@ impl ArmSpec {
     }
 }
 
-/// Parses a list of preset names (`fedavg,fedmoa`) or `all`, as the examples' `--arms`.
-///
-/// # Errors
-/// [`ConfigError`] on `arms` naming the unknown arm and the valid ones.
-pub fn parse_arm_names(list: &str) -> Result<Vec<ArmSpec>, ConfigError> {
-    if list.trim() == "all" {
-        return Ok(Arm::ALL.iter().map(|&a| a.into()).collect());
-    }
-    list.split(',')
-        .map(|name| Arm::parse(name.trim()).map(ArmSpec::from))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,16 +152,12 @@ mod tests {
     }
 
     #[test]
-    fn names_must_be_plain_and_lists_parse() {
+    fn names_must_be_plain() {
         let bad = ArmConfig::new(
             "a/b",
             PluginConfig::named("fedavg"),
             PluginConfig::named("fixed"),
         );
         assert_eq!(ArmSpec::from(bad).validate().unwrap_err().field, "name");
-        assert_eq!(parse_arm_names("all").unwrap().len(), Arm::ALL.len());
-        let two = parse_arm_names("fedavg, fedmoa").unwrap();
-        assert_eq!(two[1], ArmSpec::Preset(Arm::Fedmoa));
-        assert_eq!(parse_arm_names("fedavg,x").unwrap_err().field, "arms");
     }
 }

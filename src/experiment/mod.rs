@@ -23,7 +23,7 @@ mod runner;
 mod summary;
 
 pub use arm::Arm;
-pub use arm_spec::{ArmConfig, ArmSpec, parse_arm_names};
+pub use arm_spec::{ArmConfig, ArmSpec};
 pub use config::ExperimentConfig;
 pub use error::ExperimentError;
 pub use evaluation::{evaluate_global, summarise};

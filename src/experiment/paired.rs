@@ -33,18 +33,23 @@ const PAIRED_COLUMNS: [(&str, Reader); 2] = [
     ("balance_min", |r| r.balance_min),
 ];
 
+/// The arms of `runs`, each once, in the order they first ran.
+pub(crate) fn arms_in_order(runs: &[ArmRun]) -> Vec<&str> {
+    let mut arms: Vec<&str> = Vec::new();
+    for r in runs {
+        if !arms.contains(&r.arm.as_str()) {
+            arms.push(&r.arm);
+        }
+    }
+    arms
+}
+
 /// Every other arm against `baseline`, for `global_acc` and `balance_min`; empty when the
 /// baseline did not run.
 pub fn paired_differences(runs: &[ArmRun], baseline: &str) -> Vec<PairedDifference> {
     let base: Vec<&ArmRun> = runs.iter().filter(|r| r.arm == baseline).collect();
-    let mut arms: Vec<&str> = Vec::new();
-    for r in runs {
-        if r.arm != baseline && !arms.contains(&r.arm.as_str()) {
-            arms.push(&r.arm);
-        }
-    }
     let mut out = Vec::new();
-    for arm in arms {
+    for arm in arms_in_order(runs).into_iter().filter(|a| *a != baseline) {
         for (column, value) in PAIRED_COLUMNS {
             let mut per_seed: Vec<(u32, f64)> = runs
                 .iter()

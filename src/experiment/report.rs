@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::paired::{paired_differences, paired_lines};
+use super::paired::{arms_in_order, paired_differences, paired_lines};
 use super::plot::{plot_curves, plot_weights};
 use super::png::svg_to_png;
 use super::summary::{MeanStd, columns};
@@ -233,14 +233,4 @@ fn task_names(runs: &[ArmRun]) -> Vec<String> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
-}
-
-fn arms_in_order(runs: &[ArmRun]) -> Vec<&str> {
-    let mut arms: Vec<&str> = Vec::new();
-    for r in runs {
-        if !arms.contains(&r.arm.as_str()) {
-            arms.push(&r.arm);
-        }
-    }
-    arms
 }

@@ -165,8 +165,18 @@ impl LlmFederationConfig {
     /// # Errors
     /// [`ConfigError`] for bad TOML or an invalid field (named with its path).
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_str_with(text, &RewardRegistry::with_builtins())
+    }
+
+    /// [`LlmFederationConfig::from_toml_str`] for configs whose clients name the user's own
+    /// reward plugins, checked against `rewards` (pass `Plugins::rewards` to
+    /// [`super::run_federation_with_plugins`] too).
+    ///
+    /// # Errors
+    /// As [`LlmFederationConfig::from_toml_str`].
+    pub fn from_toml_str_with(text: &str, rewards: &RewardRegistry) -> Result<Self, ConfigError> {
         let config = crate::toml_overlay::overlay(&Self::default(), text)?;
-        config.validate()?;
+        config.validate_with(rewards)?;
         Ok(config)
     }
 
@@ -251,6 +261,28 @@ mod tests {
         quick.validate().unwrap();
         assert_eq!(quick.experiment.federation.rounds, 1);
         assert_eq!(quick.experiment.name, "smollm2_federation-quick");
+    }
+
+    #[test]
+    fn user_rewards_load_with_their_registry() {
+        let text = "[[clients]]\nid = \"m\"\ntask = \"math\"\n\
+                    mix = [{ weight = 1.0, task = { type = \"math\" } }]\n\
+                    rewards = [{ type = \"math_accuracy\", weight = 0.5 }, \
+                    { type = \"constant\", weight = 0.5 }]\n";
+        let e = LlmFederationConfig::from_toml_str(text).unwrap_err();
+        assert!(e.reason.contains("constant"), "{e}");
+        let mut rewards = RewardRegistry::with_builtins();
+        rewards
+            .register("constant", |_: &fedmoa_rewards::PluginConfig| {
+                Ok(Box::new(fedmoa_core::FnReward::new(
+                    "constant",
+                    fedmoa_core::RewardRange::UNIT,
+                    |_, _| 1.0,
+                )) as Box<dyn fedmoa_core::RewardFn>)
+            })
+            .unwrap();
+        let config = LlmFederationConfig::from_toml_str_with(text, &rewards).unwrap();
+        assert_eq!(config.clients[0].rewards.len(), 2);
     }
 
     #[test]

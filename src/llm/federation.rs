@@ -8,8 +8,8 @@ use fedmoa_grpo::{Dataset, Llama, LlmTokenizer, StepObserver};
 
 use super::{LlamaFactory, LlmFederationConfig};
 use crate::experiment::{
-    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, resolve_arms, results_table,
-    train_err, write_outputs,
+    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, results_table, train_err,
+    write_outputs,
 };
 use crate::plugins::Plugins;
 
@@ -48,13 +48,7 @@ pub fn run_federation_with_plugins(
     steps: Option<StepObserver>,
 ) -> Result<LlmFederationOutput, ExperimentError> {
     config.validate_with(&plugins.rewards)?;
-    resolve_arms(
-        &config.experiment,
-        &config.clients,
-        &plugins.aggregators,
-        &plugins.weighters,
-    )
-    .map_err(|e| e.within("experiment"))?;
+    plugins.check_arms(&config.experiment, &config.clients)?;
     let context = format!("loading {}", gguf.display());
     let device = config
         .trainer

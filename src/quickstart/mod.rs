@@ -15,8 +15,7 @@ pub use progress::ProgressBoard;
 use fedmoa_grpo::StepObserver;
 
 use crate::experiment::{
-    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, resolve_arms, results_table,
-    write_outputs,
+    Experiment, ExperimentError, ExperimentObserver, ExperimentOutput, results_table, write_outputs,
 };
 use crate::plugins::Plugins;
 
@@ -76,13 +75,7 @@ fn run_observed(
 ) -> Result<QuickstartOutput, ExperimentError> {
     config.validate()?;
     let scenario = config.scenario();
-    resolve_arms(
-        &config.experiment,
-        &scenario.clients,
-        &plugins.aggregators,
-        &plugins.weighters,
-    )
-    .map_err(|e| e.within("experiment"))?;
+    plugins.check_arms(&config.experiment, &scenario.clients)?;
     let device = config
         .trainer
         .device
