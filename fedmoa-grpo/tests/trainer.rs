@@ -380,3 +380,53 @@ fn auxiliary_passes_over_signal_rows_give_the_exact_update() {
         "no step had an auxiliary pass over a row subset"
     );
 }
+
+/// At β = 0 the fixed-weight update skips the completions of groups without variance (here
+/// every group of the saturated objective, and the primary's groups without variance): the
+/// update equals the one over every row, for every loss type (`bnpo` never skips).
+#[test]
+fn the_update_over_signal_rows_equals_the_update_over_every_row() {
+    use fedmoa_grpo::grpo::LossType;
+    let mut skipped = 0;
+    for loss_type in [
+        LossType::Dapo,
+        LossType::Grpo,
+        LossType::DrGrpo,
+        LossType::Bnpo,
+    ] {
+        for seed in 0..3 {
+            let mut config = toy_config(1);
+            config.grpo.loss_type = loss_type;
+            config.grpo.beta = 0.0;
+            config.grpo.seed = 60 + seed;
+            let mut every_row_config = config.clone();
+            every_row_config.skip_rows_without_signal = false;
+            let mut skipping =
+                toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);
+            let mut every_row = toy_trainer(
+                rewards_with_a_saturated_objective(),
+                fixed(2),
+                every_row_config,
+            );
+            let global = every_row.policy().to_param_set().unwrap();
+            let a = skipping.train(&global, &RoundPlan::new(1, seed)).unwrap();
+            let b = every_row.train(&global, &RoundPlan::new(1, seed)).unwrap();
+            let rows = a.step_metrics[0]["update_rows"];
+            assert_eq!(b.step_metrics[0]["update_rows"], 1.0);
+            if rows < 1.0 {
+                assert_ne!(loss_type, LossType::Bnpo, "bnpo must not skip rows");
+                skipped += 1;
+            }
+            let loss_gap = (a.step_metrics[0]["loss"] - b.step_metrics[0]["loss"]).abs();
+            assert!(loss_gap < 1e-6, "{loss_type:?} seed {seed}: loss gap {loss_gap}");
+            let gap = a.delta.sub(&b.delta).unwrap().norm();
+            assert!(b.delta.norm() > 0.0);
+            assert!(
+                gap < 1e-3 * b.delta.norm(),
+                "{loss_type:?} seed {seed}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {} (rows {rows})",
+                b.delta.norm()
+            );
+        }
+    }
+    assert!(skipped > 0, "no step skipped a group without variance");
+}

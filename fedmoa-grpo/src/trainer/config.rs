@@ -29,6 +29,13 @@ pub struct GrpoTrainerConfig {
     /// pull alone, and the cosine-normalised hypergradient treats it as full-size primary
     /// signal. The default keeps the paper's `g_0 = ∇L_0`.
     pub kl_in_primary_gradient: bool,
+    /// Run each forward and backward pass over the completions that carry signal only
+    /// (default true). With one inner iteration, a completion whose advantage is zero adds
+    /// nothing to a loss without KL, nor to its gradient, so the update (at β = 0) and the
+    /// per-objective gradients skip groups without variance, with the whole batch's
+    /// normalisers: the same gradient for less work. Not for `bnpo`, which normalises by
+    /// the pass's own token count. `false` runs every row (to compare, or to measure).
+    pub skip_rows_without_signal: bool,
 }
 
 impl Default for GrpoTrainerConfig {
@@ -40,6 +47,7 @@ impl Default for GrpoTrainerConfig {
             max_eval_prompts: None,
             device: DeviceChoice::Flex,
             kl_in_primary_gradient: false,
+            skip_rows_without_signal: true,
         }
     }
 }

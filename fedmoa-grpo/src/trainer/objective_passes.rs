@@ -27,8 +27,14 @@ pub(super) struct ObjectivePasses {
     /// `g_k(θ_t)` per objective, flattened over the trainable parameters (zeros for an
     /// objective without advantage).
     pub grads: Vec<Vec<f32>>,
-    /// The detached token log-probs and mean entropy of the first forward, when one ran.
+    /// The detached token log-probs and mean entropy of the first forward, when it covered
+    /// every row.
     pub first_forward: Option<(Tensor<2>, f64)>,
+    /// Mean token entropy over the rows of the first pass that ran (all rows or a subset).
+    pub first_entropy: Option<f64>,
+    /// The loss of each objective's pass (0 for an objective without a pass): at ρ = 1
+    /// without KL the step's loss is `Σ_k w_k · losses[k]`.
+    pub losses: Vec<f32>,
     /// Forward + backward passes run (objectives with a non-zero advantage).
     pub passes: usize,
     /// Rows processed by the passes, in units of the whole batch (1.0 = one full pass).
@@ -57,15 +63,33 @@ pub(super) struct PassInputs<'a> {
 }
 
 /// The rows of a rollout that carry one objective's signal.
-struct RowSubset {
+pub(super) struct RowSubset {
     /// Their indices in the rollout.
-    rows: Vec<usize>,
+    pub rows: Vec<usize>,
     /// The sub-batch of those rows.
-    batch: SequenceBatch,
+    pub batch: SequenceBatch,
     /// Their loss mask, row-major.
-    mask: Vec<f32>,
+    pub mask: Vec<f32>,
     /// The whole rollout's normalisers.
-    totals: BatchTotals,
+    pub totals: BatchTotals,
+}
+
+impl RowSubset {
+    /// The loss mask of these rows as a tensor on `device`.
+    pub fn mask_tensor(&self, device: &Device) -> Tensor<2> {
+        Tensor::<2>::from_data(
+            TensorData::new(
+                self.mask.clone(),
+                [self.rows.len(), self.batch.completion_width],
+            ),
+            device,
+        )
+    }
+
+    /// `values` at these rows.
+    pub fn pick(&self, values: &[f32]) -> Vec<f32> {
+        self.rows.iter().map(|&r| values[r]).collect()
+    }
 }
 
 /// The KL term folded into the primary objective's pass: the reference log-probs and its
@@ -92,6 +116,8 @@ impl<P: Policy> GrpoTrainer<P> {
         let n = inputs.batch.n_rows();
         let len = trainable_len(&self.policy);
         let mut first_forward = None;
+        let mut first_entropy = None;
+        let mut losses = vec![0.0; per_objective.len()];
         let mut passes = 0;
         let mut rows = 0.0;
         let mut grads = Vec::with_capacity(per_objective.len());
@@ -112,14 +138,8 @@ impl<P: Policy> GrpoTrainer<P> {
                 Some(sub) => (
                     &sub.batch,
                     sub.batch.target_tensor(&train_dev),
-                    Tensor::<2>::from_data(
-                        TensorData::new(
-                            sub.mask.clone(),
-                            [sub.rows.len(), sub.batch.completion_width],
-                        ),
-                        &train_dev,
-                    ),
-                    sub.rows.iter().map(|&r| a_k[r]).collect::<Vec<f32>>(),
+                    sub.mask_tensor(&train_dev),
+                    sub.pick(a_k),
                     Some(sub.totals),
                 ),
                 None => (
@@ -134,10 +154,13 @@ impl<P: Policy> GrpoTrainer<P> {
             let logits = batch
                 .completion_logits(&self.policy, &train_dev)
                 .mul_scalar(inputs.inv_temp);
-            if first_forward.is_none() && subset.is_none() {
-                let h = entropy(logits.clone().detach(), mask.clone())?;
-                let lp = token_logprobs(logits.clone().detach(), targets.clone())?;
-                first_forward = Some((lp, f64::from(h.into_scalar::<f32>())));
+            if first_entropy.is_none() {
+                let h = f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
+                first_entropy = Some(h);
+                if subset.is_none() {
+                    let lp = token_logprobs(logits.clone().detach(), targets.clone())?;
+                    first_forward = Some((lp, h));
+                }
             }
             let lp = token_logprobs(logits, targets)?;
             let out = grpo_loss(
@@ -160,6 +183,7 @@ impl<P: Policy> GrpoTrainer<P> {
                     None => settings.without_kl(),
                 },
             )?;
+            losses[k] = out.loss.clone().into_scalar::<f32>();
             let g = GradientsParams::from_grads(out.loss.backward(), &self.policy);
             grads.push(flatten_gradients(&self.policy, &g));
             passes += 1;
@@ -168,6 +192,8 @@ impl<P: Policy> GrpoTrainer<P> {
         Ok(ObjectivePasses {
             grads,
             first_forward,
+            first_entropy,
+            losses,
             passes,
             rows,
             secs: start.elapsed().as_secs_f64(),
@@ -175,10 +201,10 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 
     /// The rows of `inputs` where `advantages` is non-zero, as a sub-batch with the whole
-    /// batch's loss normalisers; `None` when every row carries signal, or when the loss type
+    /// batch's loss normalisers; `None` when every row carries signal, when the loss type
     /// normalises by this (micro-)batch's own token count (`bnpo`), which a subset would
-    /// change.
-    fn signal_rows(
+    /// change, or when `skip_rows_without_signal` is off.
+    pub(super) fn signal_rows(
         &self,
         inputs: &PassInputs<'_>,
         advantages: &[f32],
@@ -188,7 +214,11 @@ impl<P: Policy> GrpoTrainer<P> {
             .filter(|&r| advantages[r] != 0.0)
             .collect();
         let tokens: f64 = inputs.host_mask.iter().map(|&m| f64::from(m)).sum();
-        if rows.len() == advantages.len() || settings.loss_type == LossType::Bnpo || tokens <= 0.0 {
+        if !self.config.skip_rows_without_signal
+            || rows.len() == advantages.len()
+            || settings.loss_type == LossType::Bnpo
+            || tokens <= 0.0
+        {
             return Ok(None);
         }
         let c = inputs.batch.completion_width;

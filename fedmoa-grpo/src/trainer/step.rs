@@ -9,7 +9,7 @@ use burn::prelude::*;
 use fedmoa_core::{GradientSignals, Prompt, StepSignals, axpy_slice};
 
 use super::dynamic_sampling::SampledGroups;
-use super::objective_passes::{PassInputs, PrimaryKl};
+use super::objective_passes::{PassInputs, PrimaryKl, RowSubset, has_no_signal};
 use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 use super::{GrpoTrainer, ProximalAnchor, score_completions};
 use crate::batch::SequenceBatch;
@@ -78,8 +78,12 @@ struct ObjectiveGradients {
     signals: Option<GradientSignals>,
     /// `Σ_k w_k g_k` when it is exactly the update's gradient.
     update_gradient: Option<Vec<f32>>,
-    /// Detached log-probs and entropy of the passes' first forward, when one ran.
+    /// Detached log-probs and entropy of the passes' first forward, when it covered every
+    /// row.
     first_forward: Option<(Tensor<2>, f64)>,
+    /// The step's loss `Σ_k w_k L_k` and the first pass's entropy, when the passes ran
+    /// without KL (the loss is linear in the advantages at ρ = 1).
+    pass_loss: Option<(f32, f64)>,
     secs: f64,
     passes: usize,
     rows: f64,
@@ -88,10 +92,12 @@ struct ObjectiveGradients {
 /// Stage 6: what the update did.
 struct UpdateOutcome {
     /// The last loss and its statistics (none when no update ran).
-    last: Option<(f32, LossStats)>,
+    last: Option<LossMetrics>,
     entropy: f64,
     lr: f64,
     grad_norm: f64,
+    /// Rows of the update's own pass, as a fraction of the batch.
+    rows: f64,
 }
 
 impl<P: Policy> GrpoTrainer<P> {
@@ -152,7 +158,7 @@ impl<P: Policy> GrpoTrainer<P> {
             zero_std_frac: f64::from(adv.stats.total_zero_std_fraction),
             frac_reward_zero_std: sampled.frac_reward_zero_std,
             resampled_groups: sampled.resampled_groups,
-            loss: update.last.map(|(loss, stats)| loss_metrics(loss, &stats)),
+            loss: update.last,
             completion_len: total_len as f64 / n_completions,
             truncated_frac: truncated as f64 / n_completions,
             entropy: update.entropy,
@@ -163,6 +169,7 @@ impl<P: Policy> GrpoTrainer<P> {
             objective_grad_secs: gradients.secs,
             objective_passes: gradients.passes,
             objective_pass_rows: gradients.rows,
+            update_rows: update.rows,
             step_secs: t0.elapsed().as_secs_f64(),
         })
     }
@@ -271,8 +278,15 @@ impl<P: Policy> GrpoTrainer<P> {
             }
             combined
         });
+        let pass_loss = (primary_kl.is_none() && gradients_are_the_update)
+            .then(|| {
+                let loss = weights.iter().zip(&passes.losses).map(|(w, l)| w * l).sum();
+                passes.first_entropy.map(|h| (loss, h))
+            })
+            .flatten();
         Ok(ObjectiveGradients {
             update_gradient,
+            pass_loss,
             first_forward: passes.first_forward,
             secs: passes.secs,
             passes: passes.passes,
@@ -302,18 +316,30 @@ impl<P: Policy> GrpoTrainer<P> {
             batch_totals: None,
         };
         if let Some(combined) = gradients.update_gradient.take() {
-            let (lp, entropy_value) = match gradients.first_forward.take() {
-                Some(forward) => forward,
-                None => self.detached_forward(&batch.pass_inputs())?,
+            let (last, entropy) = match (gradients.first_forward.take(), gradients.pass_loss) {
+                (Some((lp, entropy)), _) => {
+                    let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
+                    (loss_metrics(out.loss.into_scalar::<f32>(), &out.stats), entropy)
+                }
+                // At ρ = 1 nothing is clipped and, without KL, the loss is Σ_k w_k L_k.
+                (None, Some((loss, entropy))) => (unclipped_loss(loss), entropy),
+                (None, None) => {
+                    let (lp, entropy) = self.detached_forward(&batch.pass_inputs())?;
+                    let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
+                    (loss_metrics(out.loss.into_scalar::<f32>(), &out.stats), entropy)
+                }
             };
-            let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
             let step = self.apply_update(unflatten_gradients(&self.policy, &combined)?, anchor);
             return Ok(UpdateOutcome {
-                last: Some((out.loss.into_scalar::<f32>(), out.stats)),
-                entropy: entropy_value,
+                last: Some(last),
+                entropy,
                 lr: step.lr,
                 grad_norm: step.grad_norm,
+                rows: 0.0,
             });
+        }
+        if let Some(subset) = self.update_rows(batch, adv, &settings)? {
+            return self.update_on_rows(batch, adv, &subset, &settings, anchor);
         }
         let train_dev = self.device.clone().autodiff();
         let mut outcome = UpdateOutcome {
@@ -321,6 +347,7 @@ impl<P: Policy> GrpoTrainer<P> {
             entropy: 0.0,
             lr: 0.0,
             grad_norm: 0.0,
+            rows: 1.0,
         };
         let mut old_lp: Option<Tensor<2>> = None;
         for iteration in 0..self.config.grpo.num_iterations {
@@ -345,9 +372,85 @@ impl<P: Policy> GrpoTrainer<P> {
             let step = self.apply_update(grads, anchor);
             outcome.lr = step.lr;
             outcome.grad_norm = step.grad_norm;
-            outcome.last = Some((loss_value, out.stats));
+            outcome.last = Some(loss_metrics(loss_value, &out.stats));
         }
         Ok(outcome)
+    }
+
+    /// The rows the update's pass must cover, when that is fewer than all: with one inner
+    /// iteration and no KL term, a completion whose advantage components are all zero (its
+    /// group had no variance in any objective) adds nothing to the loss or its gradient.
+    fn update_rows(
+        &self,
+        batch: &LossBatch,
+        adv: &Advantages,
+        settings: &LossSettings,
+    ) -> Result<Option<RowSubset>, GrpoError> {
+        if self.config.grpo.num_iterations != 1 || batch.ref_logprobs.is_some() {
+            return Ok(None);
+        }
+        // The batch normalisation leaves a rounding residue of its mean (≈ 1e-17) on rows
+        // without signal; their exact advantage is 0.
+        let signal: Vec<f32> = (0..adv.total.len())
+            .map(|j| {
+                let carries = adv.per_objective.iter().any(|column| column[j] != 0.0);
+                if carries { adv.total[j] } else { 0.0 }
+            })
+            .collect();
+        if has_no_signal(&signal) {
+            // No gradient at all; the full pass keeps the optimizer's step as it was.
+            return Ok(None);
+        }
+        self.signal_rows(&batch.pass_inputs(), &signal, settings)
+    }
+
+    /// The single update of a step without KL over `subset`, the rows that carry signal,
+    /// with the whole batch's normalisers: the same loss and gradient as the full pass.
+    fn update_on_rows(
+        &mut self,
+        batch: &LossBatch,
+        adv: &Advantages,
+        subset: &RowSubset,
+        settings: &LossSettings,
+        anchor: Option<&ProximalAnchor>,
+    ) -> Result<UpdateOutcome, GrpoError> {
+        let train_dev = self.device.clone().autodiff();
+        let mask = subset.mask_tensor(&train_dev);
+        let logits = subset
+            .batch
+            .completion_logits(&self.policy, &train_dev)
+            .mul_scalar(batch.inv_temp);
+        let entropy_value =
+            f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
+        let lp = token_logprobs(logits, subset.batch.target_tensor(&train_dev))?;
+        let advantages = subset.pick(&adv.total);
+        let out = grpo_loss(
+            LossInputs {
+                old_logprobs: lp.clone().detach(),
+                logprobs: lp,
+                ref_logprobs: None,
+                mask,
+                advantages: Tensor::<1>::from_data(
+                    TensorData::new(advantages, [subset.rows.len()]),
+                    &train_dev,
+                ),
+                batch_totals: Some(subset.totals),
+            },
+            settings,
+        )?;
+        let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
+        if !loss_value.is_finite() {
+            return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
+        }
+        let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+        let step = self.apply_update(grads, anchor);
+        Ok(UpdateOutcome {
+            last: Some(loss_metrics(loss_value, &out.stats)),
+            entropy: entropy_value,
+            lr: step.lr,
+            grad_norm: step.grad_norm,
+            rows: subset.rows.len() as f64 / batch.rollout.batch.n_rows() as f64,
+        })
     }
 
     /// Adds the FedProx pull (when asked) to `grads` and takes the optimizer step.
@@ -437,6 +540,17 @@ impl<P: Policy> GrpoTrainer<P> {
 }
 
 /// The loss figures of the step's last update.
+/// The metrics of a loss at ρ = 1 without KL: nothing clipped.
+fn unclipped_loss(loss: f32) -> LossMetrics {
+    LossMetrics {
+        loss: f64::from(loss),
+        clip_region: 0.0,
+        clip_low: 0.0,
+        clip_high: 0.0,
+        kl: None,
+    }
+}
+
 fn loss_metrics(loss: f32, stats: &LossStats) -> LossMetrics {
     LossMetrics {
         loss: f64::from(loss),

@@ -71,6 +71,10 @@ pub struct StepMetrics {
     pub objective_passes: usize,
     /// Rows those passes processed, in whole batches.
     pub objective_pass_rows: f64,
+    /// Rows the update's own forward and backward processed, as a fraction of the batch
+    /// (0 when the update came from the per-objective gradients; below 1 when rows without
+    /// signal were skipped, see `GrpoTrainerConfig::skip_rows_without_signal`).
+    pub update_rows: f64,
     /// Seconds of the whole step.
     pub step_secs: f64,
 }
@@ -112,6 +116,7 @@ impl StepMetrics {
         put("objective_grad_secs", self.objective_grad_secs);
         put("objective_passes", self.objective_passes as f64);
         put("objective_pass_rows", self.objective_pass_rows);
+        put("update_rows", self.update_rows);
         put("step_secs", self.step_secs);
         put("step", self.step as f64);
         m
@@ -154,6 +159,7 @@ mod tests {
             objective_grad_secs: 2.5,
             objective_passes: 2,
             objective_pass_rows: 1.25,
+            update_rows: 0.5,
             step_secs: 4.5,
         };
         let m = metrics.to_map();
@@ -165,8 +171,9 @@ mod tests {
         assert!(!m.contains_key("kl"), "no KL key at β = 0");
         assert_eq!(m["weighter_error"], 1.0);
         assert_eq!(m["objective_pass_rows"], 1.25);
+        assert_eq!(m["update_rows"], 0.5);
         assert_eq!(m["step"], 3.0);
-        assert_eq!(m.len(), 5 + 19);
+        assert_eq!(m.len(), 5 + 20);
         let without_loss = StepMetrics {
             loss: None,
             ..metrics
