@@ -4,6 +4,10 @@
 //! `--code` code clients, from `--seed`) with the quickstart's factory
 //! (`fedmoa::quickstart::TinyLmFactory`: the same data streams and one shared SFT warm
 //! start of a tiny TinyLm, cached under `$FEDMOA_CACHE_DIR`, default `.cache/fedmoa`).
+//! With `--quickstart` it builds the quickstart's own scenario instead: its six math
+//! clients, its default TinyLm and fallible-teacher warm start (the same cache entry as
+//! `cargo run --release --example quickstart`), and its trainer (10 local steps), so the
+//! federation learns; the tiny default is for protocol tests.
 //! Client `--client-index i` then trains scenario client `i` (its task, reward set and
 //! data, with the `--weighter` it is given: FedAvg's `fixed`, FedMOA's `hypergradient`, or a
 //! user-written one registered by name, like `primary_ramp` here) with
@@ -17,9 +21,10 @@
 //! cargo run --example flower_client -- --superlink http://127.0.0.1:8000 --client-index 2
 //! ```
 //!
-//! Scenario and model: `--math N` (2), `--code N` (2), `--seed N` (0), `--client-index I`
+//! Scenario and model: `--quickstart`, or `--math N` (2), `--code N` (2), `--seed N` (0),
+//! `--train N` (48), `--validation N` (8); `--client-index I`
 //! (0; also `--index`), `--weighter NAME|'{ type = …, … }'` (hypergradient), `--local-steps N`
-//! (2; the ServerApp's `local-steps` overrides it), `--train N` (48), `--validation N` (8),
+//! (2, or 10 with `--quickstart`; the ServerApp's `local-steps` overrides it),
 //! `--train-delay SECS` (sleep before each local training, for fault tests),
 //! `--export-init DIR` (write the initial model and exit).
 //! Flower: `--superlink URL`, `--root-certificates CA.pem` (with `https://`),
@@ -27,9 +32,10 @@
 //! scenario's id, e.g. `math-0`), `--heartbeat SECS`, `--poll SECS`, `--exit-after-run`,
 //! `--quiet`. SIGINT/SIGTERM leave the federation cleanly (deactivate + unregister).
 //!
-//! The initial model depends only on `--math`, `--code`, `--seed`, `--train` and
-//! `--validation` (the warm start is trained on every client's warm-start pool), so all
-//! clients and the exported init agree bit for bit.
+//! The initial model depends only on `--quickstart`, `--math`, `--code`, `--seed`, `--train`
+//! and `--validation` (the warm start is trained on every client's warm-start pool), so all
+//! clients and the exported init agree bit for bit. Each client logs the initial model's
+//! accuracy on its validation split, the baseline of the ServerApp's evaluations.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +64,13 @@ type BoxError = Box<dyn std::error::Error>;
 #[derive(Debug, clap::Parser)]
 #[command(name = "flower_client")]
 struct Args {
+    /// The quickstart's scenario, model, warm start and trainer (six math clients), so
+    /// that the federation learns; excludes the scenario and size options below.
+    #[arg(
+        long,
+        conflicts_with_all = ["n_math", "n_code", "seed", "n_train", "n_validation"]
+    )]
+    quickstart: bool,
     /// Math clients in the scenario.
     #[arg(long = "math", default_value_t = 2)]
     n_math: usize,
@@ -76,9 +89,10 @@ struct Args {
     /// starts from the scenario client's weights.
     #[arg(long, default_value = "hypergradient")]
     weighter: PluginConfig,
-    /// Local GRPO steps per round (the ServerApp's `local-steps` overrides it).
-    #[arg(long, default_value_t = 2)]
-    local_steps: u32,
+    /// Local GRPO steps per round (default 2, or the quickstart's 10 with `--quickstart`;
+    /// the ServerApp's `local-steps` overrides it).
+    #[arg(long)]
+    local_steps: Option<u32>,
     /// Training prompts per client.
     #[arg(long = "train", default_value_t = 48)]
     n_train: usize,
@@ -124,11 +138,12 @@ struct Args {
 struct Options {
     flower: FlowerClientConfig,
     client_id_given: bool,
+    quickstart: bool,
     n_math: usize,
     n_code: usize,
     seed: u64,
     weighter: PluginConfig,
-    local_steps: u32,
+    local_steps: Option<u32>,
     n_train: usize,
     n_validation: usize,
     train_delay_secs: f64,
@@ -139,6 +154,9 @@ struct Options {
 fn options(args: Args) -> Result<Options, String> {
     if args.n_math + args.n_code == 0 {
         return Err("--math and --code: the scenario needs at least one client".into());
+    }
+    if args.local_steps == Some(0) {
+        return Err("--local-steps must be positive".into());
     }
     if args.n_train == 0 || args.n_validation == 0 {
         return Err("--train and --validation must be positive".into());
@@ -165,6 +183,7 @@ fn options(args: Args) -> Result<Options, String> {
     Ok(Options {
         flower,
         client_id_given: args.client_id.is_some(),
+        quickstart: args.quickstart,
         n_math: args.n_math,
         n_code: args.n_code,
         seed: args.seed,
@@ -219,6 +238,9 @@ fn trainer_config(local_steps: u32, n_validation: usize) -> GrpoTrainerConfig {
 /// warm-start pool and trainer factory as `cargo run --example quickstart`, with the tiny
 /// model, no test split (the ServerApp evaluates) and this client's trainer settings.
 fn quickstart_config(o: &Options) -> QuickstartConfig {
+    if o.quickstart {
+        return learning_config(o.local_steps);
+    }
     QuickstartConfig {
         n_math: o.n_math,
         n_code: o.n_code,
@@ -233,9 +255,20 @@ fn quickstart_config(o: &Options) -> QuickstartConfig {
         client_label_noise: Vec::new(),
         warm_start: warm_start_config(),
         teacher: TeacherConfig::default(),
-        trainer: trainer_config(o.local_steps, o.n_validation),
+        trainer: trainer_config(o.local_steps.unwrap_or(2), o.n_validation),
         experiment: ExperimentConfig::default(),
     }
+}
+
+/// `QuickstartConfig::default()` without a test split (the ServerApp evaluates on the
+/// clients' validation splits), with the quickstart's local steps unless `local_steps`.
+fn learning_config(local_steps: Option<u32>) -> QuickstartConfig {
+    let mut config = QuickstartConfig::default();
+    config.data.test = 0;
+    config.trainer.local_steps = local_steps
+        .or(config.experiment.federation.local_steps)
+        .unwrap_or(config.trainer.local_steps);
+    config
 }
 
 /// The scenario and the quickstart's factory over the shared warm start (trained once,
@@ -298,10 +331,11 @@ fn build_trainer(
         .ok()
         .filter(|&i| i < n)
         .ok_or_else(|| {
+            let ids: Vec<&str> = scenario.clients.iter().map(|c| c.id.as_str()).collect();
             format!(
-                "--client-index {} is out of range: the scenario has {n} clients \
-                 ({} math, then {} code)",
-                o.flower.client_index, o.n_math, o.n_code
+                "--client-index {} is out of range: the scenario has {n} clients ({})",
+                o.flower.client_index,
+                ids.join(", ")
             )
         })?;
     let spec = &scenario.clients[index];
@@ -339,10 +373,15 @@ fn run(mut o: Options) -> Result<(), BoxError> {
         );
         return Ok(());
     }
-    let (trainer, id) = build_trainer(&scenario, &factory, &o)?;
+    let (mut trainer, id) = build_trainer(&scenario, &factory, &o)?;
     if !o.client_id_given {
         o.flower.client_id = Some(id.clone());
     }
+    let initial = trainer.evaluate(&init, Split::Validation)?;
+    eprintln!(
+        "flower_client: {id} initial model accuracy {:.4} on its validation split ({} prompts)",
+        initial.accuracy, initial.n_examples
+    );
     eprintln!(
         "flower_client: {id} ({} weighter), TinyLm with {} parameters",
         o.weighter.type_name(),

@@ -5,15 +5,20 @@
 #
 #   scripts/flower-demo.sh [N_CLIENTS]            # default 3
 #
-# The clients are fedmoa TinyLm GRPO clients (examples/flower_client.rs): a scenario of
-# ceil(N/2) math and floor(N/2) code clients, client i trains scenario client i, and the
-# ServerApp starts from their shared warm start (exported as NPY files). TOY=1 runs the
-# protocol-only QuadraticTrainer example of fedmoa-flower instead (no Burn, instant
-# rounds; model layout from INIT).
+# The clients are fedmoa TinyLm GRPO clients (examples/flower_client.rs --quickstart): the
+# quickstart's scenario (six math clients; client i trains scenario client i, so N ≤ 6),
+# model, fallible-teacher warm start and trainer, so the federation learns. The ServerApp
+# starts from their shared warm start (exported as NPY files), which is the quickstart's
+# cache entry (.cache/fedmoa; about 3.5 minutes to train if the quickstart has not run).
+# TINY=1 runs the protocol-sized scenario instead (ceil(N/2) math and floor(N/2) code
+# clients on a one-block TinyLm: fast, learns nothing); TOY=1 runs the protocol-only
+# QuadraticTrainer example of fedmoa-flower (no Burn, instant rounds; model layout from
+# INIT).
 #
 # Environment:
 #   STRATEGY=fedmoa|fedavg   aggregation (default fedmoa)
 #   ROUNDS=3                 server rounds
+#   TINY=1                   the protocol-sized TinyLm scenario instead of the quickstart's
 #   TOY=1                    protocol-only toy clients instead of TinyLm
 #   INIT="zeros:w=64x64,b=64"  model layout of the toy run (see deploy/flower/pyproject.toml)
 #   WEIGHTER=hypergradient   TinyLm clients' objective weighter (or fixed)
@@ -43,7 +48,13 @@ if [[ "${TOY:-0}" == 1 ]]; then
     tasks=(math code)
     client_args() { echo "--index $1 --task ${tasks[$(($1 % 2))]} --samples $((100 + 50 * $1))"; }
 else
-    SCENARIO_ARGS=(--math $(((N + 1) / 2)) --code $((N / 2)))
+    if [[ "${TINY:-0}" == 1 ]]; then
+        SCENARIO_ARGS=(--math $(((N + 1) / 2)) --code $((N / 2)))
+    else
+        ((N <= 6)) || fail "the quickstart's scenario has 6 clients; N_CLIENTS must be at most 6"
+        SCENARIO_ARGS=(--quickstart)
+        export FEDMOA_CACHE_DIR="${FEDMOA_CACHE_DIR:-$ROOT/.cache/fedmoa}"
+    fi
     build_client
     INIT="npy-dir:$INIT_DIR"
     client_args() { echo "${SCENARIO_ARGS[*]} --client-index $1 --weighter $WEIGHTER"; }
@@ -77,6 +88,9 @@ sleep 3 # let the clients notice the end of the run and leave
 for ((i = 0; i < N; i++)); do
     grep -h "flower_client: done" "$WORK/client$i.log" | sed "s/^/client$i: /" >&2 || true
 done
+initial="$(cat "$WORK"/client*.log 2>/dev/null | sed -n 's/.* initial model accuracy \([0-9.]*\) .*/\1/p' |
+    awk '{ s += $1; n += 1 } END { if (n) printf "%.4f (mean of %d clients)", s / n, n }')"
+[[ -z "$initial" ]] || echo "before round 1: initial model's validation accuracy $initial"
 python - "$WORK/summary.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -401,8 +401,7 @@ fn the_update_over_signal_rows_equals_the_update_over_every_row() {
             config.grpo.seed = 60 + seed;
             let mut every_row_config = config.clone();
             every_row_config.skip_rows_without_signal = false;
-            let mut skipping =
-                toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);
+            let mut skipping = toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);
             let mut every_row = toy_trainer(
                 rewards_with_a_saturated_objective(),
                 fixed(2),
@@ -418,7 +417,10 @@ fn the_update_over_signal_rows_equals_the_update_over_every_row() {
                 skipped += 1;
             }
             let loss_gap = (a.step_metrics[0]["loss"] - b.step_metrics[0]["loss"]).abs();
-            assert!(loss_gap < 1e-6, "{loss_type:?} seed {seed}: loss gap {loss_gap}");
+            assert!(
+                loss_gap < 1e-6,
+                "{loss_type:?} seed {seed}: loss gap {loss_gap}"
+            );
             let gap = a.delta.sub(&b.delta).unwrap().norm();
             assert!(b.delta.norm() > 0.0);
             assert!(

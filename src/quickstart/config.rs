@@ -93,7 +93,7 @@ impl Default for QuickstartConfig {
         // learns at 2e-4 and samples best at 0.7 (see `grpo_single_client`).
         trainer.grpo.learning_rate = 2e-4;
         trainer.grpo.temperature = 0.7;
-        // No KL term, TRL's default since it dropped β = 0.04: no reference forward, and
+        // No KL term (TRL's default, β = 0.0): no reference forward, and
         // the update skips the groups without variance (`skip_rows_without_signal`).
         trainer.grpo.beta = 0.0;
         let difficulty = ScenarioDifficulty {

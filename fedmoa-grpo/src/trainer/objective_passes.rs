@@ -155,7 +155,8 @@ impl<P: Policy> GrpoTrainer<P> {
                 .completion_logits(&self.policy, &train_dev)
                 .mul_scalar(inputs.inv_temp);
             if first_entropy.is_none() {
-                let h = f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
+                let h =
+                    f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
                 first_entropy = Some(h);
                 if subset.is_none() {
                     let lp = token_logprobs(logits.clone().detach(), targets.clone())?;

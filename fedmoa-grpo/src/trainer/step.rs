@@ -319,14 +319,20 @@ impl<P: Policy> GrpoTrainer<P> {
             let (last, entropy) = match (gradients.first_forward.take(), gradients.pass_loss) {
                 (Some((lp, entropy)), _) => {
                     let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
-                    (loss_metrics(out.loss.into_scalar::<f32>(), &out.stats), entropy)
+                    (
+                        loss_metrics(out.loss.into_scalar::<f32>(), &out.stats),
+                        entropy,
+                    )
                 }
                 // At ρ = 1 nothing is clipped and, without KL, the loss is Σ_k w_k L_k.
                 (None, Some((loss, entropy))) => (unclipped_loss(loss), entropy),
                 (None, None) => {
                     let (lp, entropy) = self.detached_forward(&batch.pass_inputs())?;
                     let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
-                    (loss_metrics(out.loss.into_scalar::<f32>(), &out.stats), entropy)
+                    (
+                        loss_metrics(out.loss.into_scalar::<f32>(), &out.stats),
+                        entropy,
+                    )
                 }
             };
             let step = self.apply_update(unflatten_gradients(&self.policy, &combined)?, anchor);
@@ -338,32 +344,57 @@ impl<P: Policy> GrpoTrainer<P> {
                 rows: 0.0,
             });
         }
-        if let Some(subset) = self.update_rows(batch, adv, &settings)? {
-            return self.update_on_rows(batch, adv, &subset, &settings, anchor);
-        }
+        // The rows the update's pass covers: the whole batch, or only the rows with signal.
+        let subset = self.update_rows(batch, adv, &settings)?;
         let train_dev = self.device.clone().autodiff();
+        let n_rows = batch.rollout.batch.n_rows();
+        let (rows, mask, targets, advantages, batch_totals) = match &subset {
+            Some(sub) => (
+                &sub.batch,
+                sub.mask_tensor(&train_dev),
+                sub.batch.target_tensor(&train_dev),
+                sub.pick(&adv.total),
+                Some(sub.totals),
+            ),
+            None => (
+                &batch.rollout.batch,
+                batch.mask.clone(),
+                batch.targets.clone(),
+                adv.total.clone(),
+                None,
+            ),
+        };
+        let advantages = Tensor::<1>::from_data(
+            TensorData::new(advantages.clone(), [advantages.len()]),
+            &train_dev,
+        );
         let mut outcome = UpdateOutcome {
             last: None,
             entropy: 0.0,
             lr: 0.0,
             grad_norm: 0.0,
-            rows: 1.0,
+            rows: rows.n_rows() as f64 / n_rows as f64,
         };
         let mut old_lp: Option<Tensor<2>> = None;
         for iteration in 0..self.config.grpo.num_iterations {
-            let logits = batch
-                .rollout
-                .batch
+            let logits = rows
                 .completion_logits(&self.policy, &train_dev)
                 .mul_scalar(batch.inv_temp);
             if iteration == 0 {
-                outcome.entropy = f64::from(
-                    entropy(logits.clone().detach(), batch.mask.clone())?.into_scalar::<f32>(),
-                );
+                outcome.entropy =
+                    f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
             }
-            let lp = token_logprobs(logits, batch.targets.clone())?;
+            let lp = token_logprobs(logits, targets.clone())?;
             let old = old_lp.get_or_insert_with(|| lp.clone().detach()).clone();
-            let out = grpo_loss(loss_inputs(lp, old), &settings)?;
+            let inputs = LossInputs {
+                logprobs: lp,
+                old_logprobs: old,
+                ref_logprobs: batch.ref_logprobs.clone(),
+                mask: mask.clone(),
+                advantages: advantages.clone(),
+                batch_totals,
+            };
+            let out = grpo_loss(inputs, &settings)?;
             let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
             if !loss_value.is_finite() {
                 return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
@@ -402,55 +433,6 @@ impl<P: Policy> GrpoTrainer<P> {
             return Ok(None);
         }
         self.signal_rows(&batch.pass_inputs(), &signal, settings)
-    }
-
-    /// The single update of a step without KL over `subset`, the rows that carry signal,
-    /// with the whole batch's normalisers: the same loss and gradient as the full pass.
-    fn update_on_rows(
-        &mut self,
-        batch: &LossBatch,
-        adv: &Advantages,
-        subset: &RowSubset,
-        settings: &LossSettings,
-        anchor: Option<&ProximalAnchor>,
-    ) -> Result<UpdateOutcome, GrpoError> {
-        let train_dev = self.device.clone().autodiff();
-        let mask = subset.mask_tensor(&train_dev);
-        let logits = subset
-            .batch
-            .completion_logits(&self.policy, &train_dev)
-            .mul_scalar(batch.inv_temp);
-        let entropy_value =
-            f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
-        let lp = token_logprobs(logits, subset.batch.target_tensor(&train_dev))?;
-        let advantages = subset.pick(&adv.total);
-        let out = grpo_loss(
-            LossInputs {
-                old_logprobs: lp.clone().detach(),
-                logprobs: lp,
-                ref_logprobs: None,
-                mask,
-                advantages: Tensor::<1>::from_data(
-                    TensorData::new(advantages, [subset.rows.len()]),
-                    &train_dev,
-                ),
-                batch_totals: Some(subset.totals),
-            },
-            settings,
-        )?;
-        let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
-        if !loss_value.is_finite() {
-            return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
-        }
-        let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
-        let step = self.apply_update(grads, anchor);
-        Ok(UpdateOutcome {
-            last: Some(loss_metrics(loss_value, &out.stats)),
-            entropy: entropy_value,
-            lr: step.lr,
-            grad_norm: step.grad_norm,
-            rows: subset.rows.len() as f64 / batch.rollout.batch.n_rows() as f64,
-        })
     }
 
     /// Adds the FedProx pull (when asked) to `grads` and takes the optimizer step.
