@@ -32,7 +32,7 @@ pub use grpo_clients::GrpoClients;
 pub use hypervolume::{point_hypervolume, set_hypervolume};
 pub use observer::{ArmStart, ExperimentObserver};
 pub use paired::{PairedDifference, paired_differences, paired_lines};
-pub use plot::{fitted_range, plot_curves, plot_weights};
+pub use plot::{fitted_range, mean_curve, plot_arm_curves, plot_curves, plot_weights};
 pub use png::svg_to_png;
 pub use report::{ExperimentOutput, results_table, summary_json, write_outputs};
 pub use runner::{ArmRun, Experiment, resolve_arms, summarise_arm};

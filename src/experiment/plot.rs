@@ -42,14 +42,99 @@ pub fn plot_curves(
     title: &str,
     curves: &[(String, Vec<f64>)],
 ) -> Result<(), ExperimentError> {
-    let n = curves
+    let lines: Vec<Line<'_>> = curves
         .iter()
-        .map(|(_, v)| v.len())
+        .enumerate()
+        .map(|(i, (label, values))| Line {
+            label: Some(label),
+            values,
+            color: Palette99::pick(i).to_rgba(),
+            width: 2,
+        })
+        .collect();
+    draw_lines(path, title, &lines)
+}
+
+/// Each arm's mean curve over its seeds (`arms[a] = (label, one curve per seed)`), with
+/// every seed's own curve as a thin line of the same colour behind it: one legend entry per
+/// arm however many seeds ran. Curves as in [`plot_curves`].
+///
+/// # Errors
+/// [`ExperimentError::Plot`] when the file cannot be drawn.
+pub fn plot_arm_curves(
+    path: &Path,
+    title: &str,
+    arms: &[(String, Vec<Vec<f64>>)],
+) -> Result<(), ExperimentError> {
+    let means: Vec<(String, Vec<f64>)> = arms
+        .iter()
+        .map(|(label, seeds)| {
+            let label = match seeds.len() {
+                1 => label.clone(),
+                n => format!("{label} (mean of {n} seeds)"),
+            };
+            (label, mean_curve(seeds))
+        })
+        .collect();
+    let mut lines = Vec::new();
+    for (i, ((_, seeds), (label, mean))) in arms.iter().zip(&means).enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        if seeds.len() > 1 {
+            lines.extend(seeds.iter().map(|values| Line {
+                label: None,
+                values,
+                color: color.mix(0.3),
+                width: 1,
+            }));
+        }
+        lines.push(Line {
+            label: Some(label),
+            values: mean,
+            color,
+            width: 3,
+        });
+    }
+    draw_lines(path, title, &lines)
+}
+
+/// The mean of `curves` per round over the curves that have a finite value there (NaN
+/// where none has).
+pub fn mean_curve(curves: &[Vec<f64>]) -> Vec<f64> {
+    let n = curves.iter().map(Vec::len).max().unwrap_or(0);
+    (0..n)
+        .map(|r| {
+            let values: Vec<f64> = curves
+                .iter()
+                .filter_map(|c| c.get(r).copied())
+                .filter(|v| v.is_finite())
+                .collect();
+            if values.is_empty() {
+                f64::NAN
+            } else {
+                values.iter().sum::<f64>() / values.len() as f64
+            }
+        })
+        .collect()
+}
+
+/// One line of a plot: its legend entry (none for a background line) and style.
+struct Line<'a> {
+    label: Option<&'a str>,
+    values: &'a [f64],
+    color: RGBAColor,
+    width: u32,
+}
+
+/// Draws `lines` over rounds `0..` with the y-axis fitted to their values.
+fn draw_lines(path: &Path, title: &str, lines: &[Line<'_>]) -> Result<(), ExperimentError> {
+    let n = lines
+        .iter()
+        .map(|l| l.values.len())
         .max()
         .unwrap_or(1)
         .max(2);
     let last_round = (n - 1) as f64;
-    let (y_lo, y_hi) = fitted_range(curves.iter().flat_map(|(_, v)| v.iter().copied()));
+    let (y_lo, y_hi) = fitted_range(lines.iter().flat_map(|l| l.values.iter().copied()));
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -67,24 +152,28 @@ pub fn plot_curves(
         .y_desc("share of test prompts")
         .draw()
         .map_err(|e| plot_err(path, e))?;
-    for (i, (label, values)) in curves.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let points: Vec<(f64, f64)> = values
+    for line in lines {
+        let points: Vec<(f64, f64)> = line
+            .values
             .iter()
             .enumerate()
             .filter(|(_, v)| v.is_finite())
             .map(|(r, v)| (r as f64, v.clamp(0.0, 1.0)))
             .collect();
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))
-            .map_err(|e| plot_err(path, e))?
-            .label(label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+        let style = line.color.stroke_width(line.width);
+        let series = chart
+            .draw_series(LineSeries::new(points, style))
+            .map_err(|e| plot_err(path, e))?;
+        if let Some(label) = line.label {
+            series
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
     }
+    // Accuracy and satisfaction curves rise: the lower right is where they are not.
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
@@ -163,6 +252,14 @@ pub fn plot_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mean_curve_skips_missing_values() {
+        let mean = mean_curve(&[vec![0.2, 0.4, f64::NAN], vec![0.4, 0.6]]);
+        assert!((mean[0] - 0.3).abs() < 1e-12 && (mean[1] - 0.5).abs() < 1e-12);
+        assert!(mean[2].is_nan());
+        assert!(mean_curve(&[]).is_empty());
+    }
 
     #[test]
     fn the_y_range_fits_the_data() {

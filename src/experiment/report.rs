@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::paired::{arms_in_order, paired_differences, paired_lines};
-use super::plot::{plot_curves, plot_weights};
+use super::plot::{plot_arm_curves, plot_curves, plot_weights};
 use super::png::svg_to_png;
 use super::summary::{MeanStd, columns};
 use super::{Arm, ArmRun, ExperimentConfig, ExperimentError};
@@ -141,18 +141,17 @@ pub fn write_outputs(
     written.push(metrics_path);
 
     let curves_path = dir.join("global_accuracy.svg");
-    let curves: Vec<(String, Vec<f64>)> = runs
-        .iter()
-        .map(|r| {
-            (
-                format!("{} seed {}", r.arm, r.seed_index),
-                std::iter::once(r.result.initial_global_acc)
-                    .chain(r.result.acc_curve.iter().copied())
-                    .collect(),
-            )
-        })
-        .collect();
-    plot_curves(&curves_path, "global accuracy per round", &curves)?;
+    let mut arms: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    for run in runs {
+        let curve: Vec<f64> = std::iter::once(run.result.initial_global_acc)
+            .chain(run.result.acc_curve.iter().copied())
+            .collect();
+        match arms.iter_mut().find(|(arm, _)| *arm == run.arm) {
+            Some((_, seeds)) => seeds.push(curve),
+            None => arms.push((run.arm.clone(), vec![curve])),
+        }
+    }
+    plot_arm_curves(&curves_path, "global accuracy per round", &arms)?;
     written.push(curves_path.clone());
     let png = curves_path.with_extension("png");
     svg_to_png(&curves_path, &png)?;
