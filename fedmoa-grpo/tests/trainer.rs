@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::{digit_rewards, fixed, hypergradient, toy_config, toy_trainer};
 use fedmoa_core::{LocalTrainer, RoundPlan, Split};
 use fedmoa_grpo::Policy;
@@ -338,41 +340,56 @@ fn the_update_from_objective_gradients_equals_the_direct_backward() {
     }
 }
 
+/// Every loss type: the row subsets must give the same update for each of them, and `bnpo`
+/// (normalised by the pass's own token count) must never use one.
+const LOSS_TYPES: [fedmoa_grpo::grpo::LossType; 4] = [
+    fedmoa_grpo::grpo::LossType::Dapo,
+    fedmoa_grpo::grpo::LossType::Grpo,
+    fedmoa_grpo::grpo::LossType::DrGrpo,
+    fedmoa_grpo::grpo::LossType::Bnpo,
+];
+
+/// Trains `a` and `b` for one step from `b`'s parameters and asserts that their updates
+/// agree to 1e-3 of the update's norm; returns the step metrics of `a` and `b`.
+fn assert_same_update(
+    mut a: fedmoa_grpo::GrpoTrainer<fedmoa_grpo::TinyLm>,
+    mut b: fedmoa_grpo::GrpoTrainer<fedmoa_grpo::TinyLm>,
+    seed: u64,
+    what: &str,
+) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let global = b.policy().to_param_set().expect("parameters");
+    let ua = a.train(&global, &RoundPlan::new(1, seed)).expect("trainer a");
+    let ub = b.train(&global, &RoundPlan::new(1, seed)).expect("trainer b");
+    let gap = ua.delta.sub(&ub.delta).expect("same layout").norm();
+    assert!(ub.delta.norm() > 0.0, "{what}: no update");
+    assert!(
+        gap < 1e-3 * ub.delta.norm(),
+        "{what}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {}",
+        ub.delta.norm()
+    );
+    (ua.step_metrics[0].clone(), ub.step_metrics[0].clone())
+}
+
 /// An auxiliary objective's pass covers only the rows where its advantage is non-zero, with
 /// the whole batch's normalisers (every row for `bnpo`, which normalises per micro-batch):
 /// the update still equals the direct backward of the weighted loss, for every loss type.
 #[test]
 fn auxiliary_passes_over_signal_rows_give_the_exact_update() {
-    use fedmoa_grpo::grpo::LossType;
     let mut subsets = 0;
-    for loss_type in [
-        LossType::Dapo,
-        LossType::Grpo,
-        LossType::DrGrpo,
-        LossType::Bnpo,
-    ] {
+    for loss_type in LOSS_TYPES {
         for seed in 0..3 {
             let mut config = toy_config(1);
             config.grpo.loss_type = loss_type;
             config.grpo.beta = 0.04;
             config.grpo.seed = 40 + seed;
-            let mut via_passes =
-                toy_trainer(digit_rewards(), frozen_hypergradient(), config.clone());
-            let mut direct = toy_trainer(digit_rewards(), fixed(2), config);
-            let global = direct.policy().to_param_set().unwrap();
-            let a = via_passes.train(&global, &RoundPlan::new(1, seed)).unwrap();
-            let b = direct.train(&global, &RoundPlan::new(1, seed)).unwrap();
-            let rows = a.step_metrics[0]["objective_pass_rows"];
-            if rows.fract() != 0.0 {
-                assert_ne!(loss_type, LossType::Bnpo, "bnpo must not use a subset");
+            let via_passes = toy_trainer(digit_rewards(), frozen_hypergradient(), config.clone());
+            let direct = toy_trainer(digit_rewards(), fixed(2), config);
+            let what = format!("{loss_type:?} seed {seed}");
+            let (a, _) = assert_same_update(via_passes, direct, seed, &what);
+            if a["objective_pass_rows"].fract() != 0.0 {
+                assert_ne!(loss_type, LOSS_TYPES[3], "bnpo must not use a subset");
                 subsets += 1;
             }
-            let gap = a.delta.sub(&b.delta).unwrap().norm();
-            assert!(
-                gap < 1e-3 * b.delta.norm(),
-                "{loss_type:?} seed {seed}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {} (rows {rows})",
-                b.delta.norm()
-            );
         }
     }
     assert!(
@@ -383,17 +400,11 @@ fn auxiliary_passes_over_signal_rows_give_the_exact_update() {
 
 /// At β = 0 the fixed-weight update skips the completions of groups without variance (here
 /// every group of the saturated objective, and the primary's groups without variance): the
-/// update equals the one over every row, for every loss type (`bnpo` never skips).
+/// update and the loss equal those over every row, for every loss type (`bnpo` never skips).
 #[test]
 fn the_update_over_signal_rows_equals_the_update_over_every_row() {
-    use fedmoa_grpo::grpo::LossType;
     let mut skipped = 0;
-    for loss_type in [
-        LossType::Dapo,
-        LossType::Grpo,
-        LossType::DrGrpo,
-        LossType::Bnpo,
-    ] {
+    for loss_type in LOSS_TYPES {
         for seed in 0..3 {
             let mut config = toy_config(1);
             config.grpo.loss_type = loss_type;
@@ -401,33 +412,21 @@ fn the_update_over_signal_rows_equals_the_update_over_every_row() {
             config.grpo.seed = 60 + seed;
             let mut every_row_config = config.clone();
             every_row_config.skip_rows_without_signal = false;
-            let mut skipping = toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);
-            let mut every_row = toy_trainer(
+            let skipping = toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);
+            let every_row = toy_trainer(
                 rewards_with_a_saturated_objective(),
                 fixed(2),
                 every_row_config,
             );
-            let global = every_row.policy().to_param_set().unwrap();
-            let a = skipping.train(&global, &RoundPlan::new(1, seed)).unwrap();
-            let b = every_row.train(&global, &RoundPlan::new(1, seed)).unwrap();
-            let rows = a.step_metrics[0]["update_rows"];
-            assert_eq!(b.step_metrics[0]["update_rows"], 1.0);
-            if rows < 1.0 {
-                assert_ne!(loss_type, LossType::Bnpo, "bnpo must not skip rows");
+            let what = format!("{loss_type:?} seed {seed}");
+            let (a, b) = assert_same_update(skipping, every_row, seed, &what);
+            assert_eq!(b["update_rows"], 1.0);
+            if a["update_rows"] < 1.0 {
+                assert_ne!(loss_type, LOSS_TYPES[3], "bnpo must not skip rows");
                 skipped += 1;
             }
-            let loss_gap = (a.step_metrics[0]["loss"] - b.step_metrics[0]["loss"]).abs();
-            assert!(
-                loss_gap < 1e-6,
-                "{loss_type:?} seed {seed}: loss gap {loss_gap}"
-            );
-            let gap = a.delta.sub(&b.delta).unwrap().norm();
-            assert!(b.delta.norm() > 0.0);
-            assert!(
-                gap < 1e-3 * b.delta.norm(),
-                "{loss_type:?} seed {seed}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {} (rows {rows})",
-                b.delta.norm()
-            );
+            let loss_gap = (a["loss"] - b["loss"]).abs();
+            assert!(loss_gap < 1e-6, "{what}: loss gap {loss_gap}");
         }
     }
     assert!(skipped > 0, "no step skipped a group without variance");
