@@ -358,8 +358,12 @@ fn assert_same_update(
     what: &str,
 ) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
     let global = b.policy().to_param_set().expect("parameters");
-    let ua = a.train(&global, &RoundPlan::new(1, seed)).expect("trainer a");
-    let ub = b.train(&global, &RoundPlan::new(1, seed)).expect("trainer b");
+    let ua = a
+        .train(&global, &RoundPlan::new(1, seed))
+        .expect("trainer a");
+    let ub = b
+        .train(&global, &RoundPlan::new(1, seed))
+        .expect("trainer b");
     let gap = ua.delta.sub(&ub.delta).expect("same layout").norm();
     assert!(ub.delta.norm() > 0.0, "{what}: no update");
     assert!(

@@ -55,7 +55,8 @@ pub struct StepMetrics {
     pub completion_len: f64,
     /// Fraction of completions cut at the length limit.
     pub truncated_frac: f64,
-    /// Mean token entropy of the policy on the completions.
+    /// Mean token entropy of the policy on the completions of the step's first training
+    /// forward: all of them, or those with signal when rows without signal were skipped.
     pub entropy: f64,
     /// Learning rate of the update.
     pub lr: f64,
