@@ -349,6 +349,19 @@ const LOSS_TYPES: [fedmoa_grpo::grpo::LossType; 4] = [
     fedmoa_grpo::grpo::LossType::Bnpo,
 ];
 
+/// The one-step toy config with this loss type, β and sampling seed.
+fn one_step_config(
+    loss_type: fedmoa_grpo::grpo::LossType,
+    beta: f64,
+    seed: u64,
+) -> fedmoa_grpo::GrpoTrainerConfig {
+    let mut config = toy_config(1);
+    config.grpo.loss_type = loss_type;
+    config.grpo.beta = beta;
+    config.grpo.seed = seed;
+    config
+}
+
 /// Trains `a` and `b` for one step from `b`'s parameters and asserts that their updates
 /// agree to 1e-3 of the update's norm; returns the step metrics of `a` and `b`.
 fn assert_same_update(
@@ -382,10 +395,7 @@ fn auxiliary_passes_over_signal_rows_give_the_exact_update() {
     let mut subsets = 0;
     for loss_type in LOSS_TYPES {
         for seed in 0..3 {
-            let mut config = toy_config(1);
-            config.grpo.loss_type = loss_type;
-            config.grpo.beta = 0.04;
-            config.grpo.seed = 40 + seed;
+            let config = one_step_config(loss_type, 0.04, 40 + seed);
             let via_passes = toy_trainer(digit_rewards(), frozen_hypergradient(), config.clone());
             let direct = toy_trainer(digit_rewards(), fixed(2), config);
             let what = format!("{loss_type:?} seed {seed}");
@@ -410,10 +420,7 @@ fn the_update_over_signal_rows_equals_the_update_over_every_row() {
     let mut skipped = 0;
     for loss_type in LOSS_TYPES {
         for seed in 0..3 {
-            let mut config = toy_config(1);
-            config.grpo.loss_type = loss_type;
-            config.grpo.beta = 0.0;
-            config.grpo.seed = 60 + seed;
+            let config = one_step_config(loss_type, 0.0, 60 + seed);
             let mut every_row_config = config.clone();
             every_row_config.skip_rows_without_signal = false;
             let skipping = toy_trainer(rewards_with_a_saturated_objective(), fixed(2), config);

@@ -8,6 +8,7 @@ use fedmoa_core::ClientId;
 use plotters::prelude::*;
 
 use super::ExperimentError;
+use super::summary::MeanStd;
 
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> ExperimentError {
     ExperimentError::Plot {
@@ -111,7 +112,7 @@ pub fn mean_curve(curves: &[Vec<f64>]) -> Vec<f64> {
             if values.is_empty() {
                 f64::NAN
             } else {
-                values.iter().sum::<f64>() / values.len() as f64
+                MeanStd::of(&values).mean
             }
         })
         .collect()

@@ -141,16 +141,21 @@ pub fn write_outputs(
     written.push(metrics_path);
 
     let curves_path = dir.join("global_accuracy.svg");
-    let mut arms: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
-    for run in runs {
-        let curve: Vec<f64> = std::iter::once(run.result.initial_global_acc)
-            .chain(run.result.acc_curve.iter().copied())
-            .collect();
-        match arms.iter_mut().find(|(arm, _)| *arm == run.arm) {
-            Some((_, seeds)) => seeds.push(curve),
-            None => arms.push((run.arm.clone(), vec![curve])),
-        }
-    }
+    let arms: Vec<(String, Vec<Vec<f64>>)> = arms_in_order(runs)
+        .into_iter()
+        .map(|arm| {
+            let seeds = runs
+                .iter()
+                .filter(|r| r.arm == arm)
+                .map(|r| {
+                    std::iter::once(r.result.initial_global_acc)
+                        .chain(r.result.acc_curve.iter().copied())
+                        .collect()
+                })
+                .collect();
+            (arm.to_owned(), seeds)
+        })
+        .collect();
     plot_arm_curves(&curves_path, "global accuracy per round", &arms)?;
     written.push(curves_path.clone());
     let png = curves_path.with_extension("png");

@@ -278,12 +278,13 @@ impl<P: Policy> GrpoTrainer<P> {
             }
             combined
         });
-        let pass_loss = (primary_kl.is_none() && gradients_are_the_update)
-            .then(|| {
+        let pass_loss = passes
+            .first_entropy
+            .filter(|_| primary_kl.is_none() && gradients_are_the_update)
+            .map(|h| {
                 let loss = weights.iter().zip(&passes.losses).map(|(w, l)| w * l).sum();
-                passes.first_entropy.map(|h| (loss, h))
-            })
-            .flatten();
+                (loss, h)
+            });
         Ok(ObjectiveGradients {
             update_gradient,
             pass_loss,
@@ -317,17 +318,13 @@ impl<P: Policy> GrpoTrainer<P> {
         };
         if let Some(combined) = gradients.update_gradient.take() {
             let (last, entropy) = match (gradients.first_forward.take(), gradients.pass_loss) {
-                (Some((lp, entropy)), _) => {
-                    let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
-                    (
-                        loss_metrics(out.loss.into_scalar::<f32>(), &out.stats),
-                        entropy,
-                    )
-                }
                 // At ρ = 1 nothing is clipped and, without KL, the loss is Σ_k w_k L_k.
                 (None, Some((loss, entropy))) => (unclipped_loss(loss), entropy),
-                (None, None) => {
-                    let (lp, entropy) = self.detached_forward(&batch.pass_inputs())?;
+                (forward, _) => {
+                    let (lp, entropy) = match forward {
+                        Some(forward) => forward,
+                        None => self.detached_forward(&batch.pass_inputs())?,
+                    };
                     let out = grpo_loss(loss_inputs(lp.clone(), lp), &settings)?;
                     (
                         loss_metrics(out.loss.into_scalar::<f32>(), &out.stats),
@@ -364,10 +361,7 @@ impl<P: Policy> GrpoTrainer<P> {
                 None,
             ),
         };
-        let advantages = Tensor::<1>::from_data(
-            TensorData::new(advantages.clone(), [advantages.len()]),
-            &train_dev,
-        );
+        let advantages = batch.advantages(&advantages);
         let mut outcome = UpdateOutcome {
             last: None,
             entropy: 0.0,
@@ -521,7 +515,6 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 }
 
-/// The loss figures of the step's last update.
 /// The metrics of a loss at ρ = 1 without KL: nothing clipped.
 fn unclipped_loss(loss: f32) -> LossMetrics {
     LossMetrics {
@@ -533,6 +526,7 @@ fn unclipped_loss(loss: f32) -> LossMetrics {
     }
 }
 
+/// The loss figures of the step's last update.
 fn loss_metrics(loss: f32, stats: &LossStats) -> LossMetrics {
     LossMetrics {
         loss: f64::from(loss),
