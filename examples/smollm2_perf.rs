@@ -6,8 +6,10 @@
 //! that weighter and the KL folded into the primary gradient (`kl_in_primary_gradient`),
 //! and the peak RSS of the fixed-weight steps. Ends with one JSON line:
 //! `{"step_secs_fixed", "step_secs_hypergradient", "step_secs_hypergradient_kl_folded",
-//! "decode_tok_s_b1", "decode_tok_s_b8", "peak_rss_mb"}` (step times: the median after the
-//! first step).
+//! "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_policy_forward",
+//! "decode_tok_s_b8_policy_forward", "peak_rss_mb"}` (step times: the median after the
+//! first step; decoding through the decode model the sampler uses, and through the
+//! policy's own forward for comparison).
 //!
 //! ```sh
 //! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)"
@@ -23,6 +25,7 @@ use clap::Parser;
 use fedmoa_core::weighting::{FixedConfig, HypergradientConfig, WeighterConfig};
 use fedmoa_core::{FnReward, Prompt, Reference, RewardFn, RewardRange};
 use fedmoa_grpo::burn::prelude::*;
+use fedmoa_grpo::decode::Decode;
 use fedmoa_grpo::gguf::GgufFile;
 use fedmoa_grpo::llm_tokenizer::{ChatMessage, SMOLLM2_DEFAULT_SYSTEM};
 use fedmoa_grpo::{
@@ -140,13 +143,16 @@ fn trainer_steps(
     };
     for (i, m) in metrics.iter().enumerate() {
         println!(
-            "  {weighting:?} step {i}: {:.2} s (sampling {:.2} s, per-objective gradients {:.2} s \
-             in {} passes over {:.2} batches), completion length {:.1}",
+            "  {weighting:?} step {i}: {:.2} s (sampling {:.2} s, loss batch {:.2} s, \
+             per-objective gradients {:.2} s in {} passes over {:.2} batches, update {:.2} s), \
+             completion length {:.1}",
             m["step_secs"],
             m["sample_secs"],
+            m["batch_secs"],
             m["objective_grad_secs"],
             m["objective_passes"],
             m["objective_pass_rows"],
+            m["update_secs"],
             m["completion_len"],
         );
     }
@@ -172,6 +178,30 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Greedy decoding of `rows` (all the same length): the prefill's seconds after a warm-up,
+/// then the tokens per second of 32 single-column steps.
+fn decode_throughput(model: &dyn Decode, rows: &[Vec<u32>], dev: &Device) -> (f64, f64) {
+    let b = rows.len();
+    let _ = model
+        .last_logits(ids_tensor(rows, dev), &vec![0; b], &mut model.new_cache())
+        .into_data();
+    let t = Instant::now();
+    let mut cache = model.new_cache();
+    let logits = model.last_logits(ids_tensor(rows, dev), &vec![0; b], &mut cache);
+    let mut next = logits.argmax(1).reshape([b, 1]);
+    let _ = next.clone().into_data();
+    let prefill = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for _ in 0..32 {
+        next = model
+            .last_logits(next, &[], &mut cache)
+            .argmax(1)
+            .reshape([b, 1]);
+        let _ = next.clone().into_data();
+    }
+    (prefill, (b * 32) as f64 / t.elapsed().as_secs_f64())
 }
 
 fn ids_tensor(rows: &[Vec<u32>], dev: &Device) -> Tensor<2, Int> {
@@ -217,39 +247,33 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let question = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?";
     let prompt = tok.encode_chat(&[ChatMessage::user(question)], Some(SMOLLM2_DEFAULT_SYSTEM))?;
     println!("prompt: {} tokens", prompt.len());
+    // Decoding as the sampler runs it: through the decode model (fused `[out, in]`
+    // projections, the default) and, for comparison, through the policy's own forward.
+    let fast = model.decode_model().ok_or("Llama has a decode model")?;
     let mut decode_tok_s = Vec::new();
+    let mut plain_tok_s = Vec::new();
     for b in [1usize, 8] {
         let rows = vec![prompt.clone(); b];
-        // warm-up, then timed prefill
-        let _ = model
-            .forward(ids_tensor(&rows, &plain), &vec![0; b], None)
-            .into_data();
-        let t = Instant::now();
-        let mut cache = model.new_cache();
-        let logits = model.forward(ids_tensor(&rows, &plain), &vec![0; b], Some(&mut cache));
-        let [_, tl, v] = logits.dims();
-        let mut next = logits
-            .slice([0..b, tl - 1..tl, 0..v])
-            .argmax(2)
-            .reshape([b, 1]);
-        let _ = next.clone().into_data();
-        let prefill = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for _ in 0..32 {
-            let logits = model.forward(next, &[], Some(&mut cache));
-            next = logits.argmax(2).reshape([b, 1]);
-            let _ = next.clone().into_data();
+        for (name, decoder) in [
+            ("decode model", &fast as &dyn Decode),
+            ("policy forward", &model),
+        ] {
+            let (prefill, tok_s) = decode_throughput(decoder, &rows, &plain);
+            println!(
+                "batch {b}, {name}: prefill {:.0} tok/s ({prefill:.2} s), decode {tok_s:.1} tok/s \
+                 ({:.0} ms/step)",
+                (b * prompt.len()) as f64 / prefill,
+                1000.0 * b as f64 / tok_s
+            );
+            if name == "decode model" {
+                decode_tok_s.push(tok_s);
+            } else {
+                plain_tok_s.push(tok_s);
+            }
         }
-        let decode = t.elapsed().as_secs_f64();
-        decode_tok_s.push((b * 32) as f64 / decode);
-        println!(
-            "batch {b}: prefill {:.0} tok/s ({prefill:.2} s), decode {:.1} tok/s ({:.0} ms/step)",
-            (b * prompt.len()) as f64 / prefill,
-            (b * 32) as f64 / decode,
-            1000.0 * decode / 32.0
-        );
     }
 
+    drop(fast);
     drop(model);
 
     // The real trainer in TRL's setting (../shared/bench/trl_grpo_step.py): one prompt per
@@ -284,6 +308,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             "step_secs_hypergradient_kl_folded": folded.step_secs,
             "decode_tok_s_b1": decode_tok_s[0],
             "decode_tok_s_b8": decode_tok_s[1],
+            "decode_tok_s_b1_policy_forward": plain_tok_s[0],
+            "decode_tok_s_b8_policy_forward": plain_tok_s[1],
             "peak_rss_mb": peak_rss_mb,
         })
     );

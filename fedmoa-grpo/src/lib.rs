@@ -121,6 +121,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod decode;
 pub mod device;
 mod error;
 pub mod gguf;

@@ -12,8 +12,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::GrpoError;
+#[cfg(doc)]
+use crate::Policy;
 use crate::batch::PromptBatch;
-use crate::{GrpoError, Policy};
+use crate::decode::Decode;
 
 /// How completions are drawn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,14 +107,15 @@ impl Sampler {
     /// Samples `num_generations` completions for every prompt, grouped by prompt:
     /// completions `i*G .. i*G+G` belong to prompt `i`.
     ///
-    /// `policy` should live on a plain (non-autodiff) device, e.g. `model.valid()`.
+    /// `model` is any [`Policy`] or a [`crate::decode::DecodeModel`], on a plain
+    /// (non-autodiff) device, e.g. `policy.inference_copy()`.
     ///
     /// # Errors
     /// [`GrpoError::Config`] for a bad config, [`GrpoError::Input`] for an empty batch or
     /// a prompt too long for `max_new_tokens` within the model's `max_seq_len`.
-    pub fn generate<P: Policy>(
+    pub fn generate<D: Decode + ?Sized>(
         &mut self,
-        policy: &P,
+        model: &D,
         prompts: &[Vec<u32>],
         config: &SamplingConfig,
         eos_id: u32,
@@ -120,20 +124,19 @@ impl Sampler {
     ) -> Result<Vec<Completion>, GrpoError> {
         config.validate()?;
         let batch = PromptBatch::new(prompts, pad_id)?;
-        if batch.width + config.max_new_tokens > policy.max_seq_len() {
+        if batch.width + config.max_new_tokens > model.max_seq_len() {
             return Err(GrpoError::Input(format!(
                 "prompt width {} + max_new_tokens {} exceeds max_seq_len {}",
                 batch.width,
                 config.max_new_tokens,
-                policy.max_seq_len()
+                model.max_seq_len()
             )));
         }
         let g = config.num_generations;
         let n = batch.n_rows() * g;
-        let mut cache = policy.new_cache();
-        let logits = policy.forward(batch.tensor(device), &batch.left_pad, Some(&mut cache));
-        let [b, t, v] = logits.dims();
-        let mut last = logits.slice([0..b, t - 1..t, 0..v]).reshape([b, v]);
+        let mut cache = model.new_cache();
+        let mut last = model.last_logits(batch.tensor(device), &batch.left_pad, &mut cache);
+        let [b, v] = last.dims();
         if g > 1 {
             cache.repeat_rows(g);
             last = last.unsqueeze_dim::<3>(1).expand([b, g, v]).reshape([n, v]);
@@ -158,8 +161,7 @@ impl Sampler {
             if step + 1 == config.max_new_tokens || out.iter().all(|c| c.finished) {
                 break;
             }
-            let logits = policy.forward(next.reshape([n, 1]), &[], Some(&mut cache));
-            last = logits.reshape([n, v]);
+            last = model.last_logits(next.reshape([n, 1]), &[], &mut cache);
         }
         Ok(out)
     }

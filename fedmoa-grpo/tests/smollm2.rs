@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
+use fedmoa_grpo::decode::Decode;
 use fedmoa_grpo::gguf::GgufFile;
 use fedmoa_grpo::sampling::{Sampler, SamplingConfig};
 use fedmoa_grpo::{Llama, LlmTokenizer, Policy};
@@ -43,13 +44,12 @@ fn fixture<T: for<'de> Deserialize<'de>>(name: &str) -> T {
 }
 
 /// The logits `model` gives after the last of `ids` (one sequence, no padding).
-fn last_position_logits(model: &Llama, ids: &[u32], dev: &Device) -> Vec<f32> {
+fn last_position_logits(model: &dyn Decode, ids: &[u32], dev: &Device) -> Vec<f32> {
     let t = ids.len();
     let x: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
     let x = Tensor::<2, Int>::from_data(TensorData::new(x, [1, t]), dev);
     model
-        .forward(x, &[0], None)
-        .slice([0..1, t - 1..t])
+        .last_logits(x, &[0], &mut model.new_cache())
         .into_data()
         .try_to_vec()
         .expect("f32 logits")
@@ -103,47 +103,56 @@ fn logits_and_greedy_continuations_match_the_reference() {
     let Some(path) = model_path() else { return };
     let dev = Device::flex();
     let model = Llama::load_gguf(path, Some(512), &dev).unwrap();
+    let fast = model.decode_model().unwrap();
     let fx: LogitFixture = fixture("logits.json");
     let mut worst = 0f32;
     let mut compared = 0;
     for case in &fx.cases {
-        let logits = last_position_logits(&model, &case.ids, &dev);
-        for (&id, &want) in case.top_ids.iter().zip(&case.top_logits) {
-            let diff = (logits[id] - want).abs();
-            worst = worst.max(diff);
-            assert!(
-                diff < LOGIT_TOLERANCE,
-                "{:?}: token {id}: {} vs {want}",
-                case.text,
-                logits[id]
-            );
+        // Through the policy's own forward and through the decode model sampling uses.
+        let decoders: [&dyn Decode; 2] = [&model, &fast];
+        for decoder in decoders {
+            let logits = last_position_logits(decoder, &case.ids, &dev);
+            for (&id, &want) in case.top_ids.iter().zip(&case.top_logits) {
+                let diff = (logits[id] - want).abs();
+                worst = worst.max(diff);
+                assert!(
+                    diff < LOGIT_TOLERANCE,
+                    "{:?}: token {id}: {} vs {want}",
+                    case.text,
+                    logits[id]
+                );
+            }
+            let argmax = (0..logits.len())
+                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                .unwrap();
+            assert_eq!(argmax, case.top_ids[0], "{:?}", case.text);
         }
-        let argmax = (0..logits.len())
-            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
-            .unwrap();
-        assert_eq!(argmax, case.top_ids[0], "{:?}", case.text);
 
-        let greedy = Sampler::new(0)
-            .generate(
-                &model,
-                std::slice::from_ref(&case.ids),
-                &SamplingConfig::greedy(case.greedy.len()),
-                2,
-                2,
-                &dev,
-            )
-            .unwrap();
         let comparable = case
             .greedy_margins
             .iter()
             .take_while(|&&m| m >= MIN_MARGIN)
             .count();
-        assert_eq!(
-            greedy[0].tokens[..comparable],
-            case.greedy[..comparable],
-            "{:?}",
-            case.text
-        );
+        // Through the policy's own forward and through the decode model sampling uses.
+        let decoders: [&dyn Decode; 2] = [&model, &fast];
+        for (name, decoder) in ["policy forward", "decode model"].iter().zip(decoders) {
+            let greedy = Sampler::new(0)
+                .generate(
+                    decoder,
+                    std::slice::from_ref(&case.ids),
+                    &SamplingConfig::greedy(case.greedy.len()),
+                    2,
+                    2,
+                    &dev,
+                )
+                .unwrap();
+            assert_eq!(
+                greedy[0].tokens[..comparable],
+                case.greedy[..comparable],
+                "{name}: {:?}",
+                case.text
+            );
+        }
         compared += comparable;
     }
     eprintln!("largest top-20 logit difference: {worst:.2e}; {compared} greedy steps compared");

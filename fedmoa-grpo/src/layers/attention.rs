@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
-use super::LayerKv;
+use super::{LayerKv, linear};
 
 /// Sizes of an [`Attention`] layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,9 +81,9 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let heads = |y: Tensor<3>, h: usize| y.reshape([b, t, h, self.head_dim]).swap_dims(1, 2);
-        let q = rope.apply(heads(self.wq.forward(x.clone()), self.n_heads), start);
-        let k = rope.apply(heads(self.wk.forward(x.clone()), self.n_kv_heads), start);
-        let v = heads(self.wv.forward(x), self.n_kv_heads);
+        let q = rope.apply(heads(linear(&self.wq, x.clone()), self.n_heads), start);
+        let k = rope.apply(heads(linear(&self.wk, x.clone()), self.n_kv_heads), start);
+        let v = heads(linear(&self.wv, x), self.n_kv_heads);
         let (k, v) = match kv {
             Some(slot) => {
                 let (k, v) = match slot.take() {
@@ -115,12 +115,12 @@ impl Attention {
         let out = out
             .swap_dims(1, 2)
             .reshape([b, t, self.n_heads * self.head_dim]);
-        self.wo.forward(out)
+        linear(&self.wo, out)
     }
 }
 
 /// Repeats each key/value head `group` times: `[B, H_kv, T, D]` → `[B, H_kv·group, T, D]`.
-fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
+pub(crate) fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
     if group == 1 {
         return x;
     }

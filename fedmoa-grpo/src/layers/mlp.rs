@@ -4,6 +4,8 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
 
+use super::linear;
+
 /// Sizes of a [`SwiGlu`] block.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SwiGluConfig {
@@ -50,8 +52,8 @@ impl SwiGlu {
     /// # Shapes
     /// `x: [B, T, d_model]` → `[B, T, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gated = silu(self.gate.forward(x.clone())) * self.up.forward(x);
-        self.down.forward(gated)
+        let gated = silu(linear(&self.gate, x.clone())) * linear(&self.up, x);
+        linear(&self.down, gated)
     }
 }
 

@@ -10,14 +10,17 @@
 mod attention;
 mod block;
 mod kv_cache;
+mod linear;
 mod mask;
 mod mlp;
 mod rope;
 mod stack;
 
+pub(crate) use attention::repeat_kv;
 pub use attention::{Attention, AttentionConfig};
 pub use block::{DecoderBlock, DecoderBlockConfig};
 pub use kv_cache::{KvCache, LayerKv};
+pub use linear::linear;
 pub use mask::attention_mask;
 pub use mlp::{SwiGlu, SwiGluConfig};
 pub use rope::rotary_encoding;

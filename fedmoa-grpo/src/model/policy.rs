@@ -4,6 +4,7 @@ use burn::prelude::*;
 use fedmoa_core::ParamSet;
 
 use crate::GrpoError;
+use crate::decode::DecodeModel;
 use crate::layers::KvCache;
 
 /// A causal language model the trainer can sample from and optimise.
@@ -46,6 +47,13 @@ pub trait Policy: Module + Sized + 'static {
     /// every forward.
     fn inference_copy(&self) -> Self {
         self.valid()
+    }
+
+    /// A copy laid out for sampling and greedy evaluation ([`DecodeModel`]), when the
+    /// architecture has one; the default, `None`, decodes through [`Policy::forward`] on
+    /// [`Policy::inference_copy`].
+    fn decode_model(&self) -> Option<DecodeModel> {
+        None
     }
 
     /// A plain-device copy to hold as the frozen KL reference for a round. The default is

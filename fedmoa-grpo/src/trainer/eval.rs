@@ -8,13 +8,18 @@ use fedmoa_core::{EvalReport, Prompt, Split};
 use fedmoa_rewards::ScoreMatrix;
 
 use super::{GrpoTrainer, score_completions};
+use crate::decode::Decode;
 use crate::sampling::{Sampler, SamplingConfig};
 use crate::{GrpoError, Policy};
 
 impl<P: Policy> GrpoTrainer<P> {
     /// Greedy-decodes every prompt of `split` (up to `max_eval_prompts`) with `model`
     /// (on the plain device) and scores every objective.
-    pub(super) fn evaluate_policy(&self, model: &P, split: Split) -> Result<EvalReport, GrpoError> {
+    pub(super) fn evaluate_policy(
+        &self,
+        model: &dyn Decode,
+        split: Split,
+    ) -> Result<EvalReport, GrpoError> {
         let start = Instant::now();
         let limit = self.config.max_eval_prompts.unwrap_or(usize::MAX);
         let prompts: Vec<&Prompt> = self.data.get(split).iter().take(limit).collect();
@@ -43,6 +48,16 @@ impl<P: Policy> GrpoTrainer<P> {
     }
 }
 
+/// The model that sampling and greedy evaluation run on: `policy`'s decode-specialised
+/// copy ([`Policy::decode_model`]) when `use_decode_model` is on and it has one, otherwise
+/// its [`Policy::inference_copy`].
+pub(super) fn decoding_copy<P: Policy>(policy: &P, use_decode_model: bool) -> Box<dyn Decode> {
+    match use_decode_model.then(|| policy.decode_model()).flatten() {
+        Some(fast) => Box::new(fast),
+        None => Box::new(policy.inference_copy()),
+    }
+}
+
 /// The report of a scored split: the primary objective (index 0) gives the accuracy.
 fn report_from(scored: &ScoreMatrix) -> EvalReport {
     let objectives = scored.stats();
@@ -64,8 +79,8 @@ fn report_from(scored: &ScoreMatrix) -> EvalReport {
 ///
 /// # Errors
 /// Sampling or decoding errors.
-pub fn greedy_texts<P: Policy>(
-    model: &P,
+pub fn greedy_texts<D: Decode + ?Sized>(
+    model: &D,
     ids: &[Vec<u32>],
     sampling: &SamplingConfig,
     batch_size: usize,

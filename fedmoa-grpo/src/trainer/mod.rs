@@ -222,7 +222,8 @@ impl<P: Policy> GrpoTrainer<P> {
     /// # Errors
     /// [`GrpoError::Input`] when the split is empty.
     pub fn evaluate_current(&self, split: Split) -> Result<EvalReport, GrpoError> {
-        self.evaluate_policy(&self.policy.inference_copy(), split)
+        let model = eval::decoding_copy(&self.policy, self.config.use_decode_model);
+        self.evaluate_policy(model.as_ref(), split)
     }
 
     /// Runs `n_steps` GRPO steps from the current parameters (no loading, no evaluation)
@@ -375,8 +376,10 @@ where
         if self.data.get(split).is_empty() {
             return Err(TrainError::NoData(split));
         }
-        let model = self.policy.valid().load_param_set(params)?.inference_copy();
-        Ok(self.evaluate_policy(&model, split)?)
+        let policy = self.policy.valid().load_param_set(params)?;
+        let model = eval::decoding_copy(&policy, self.config.use_decode_model);
+        drop(policy);
+        Ok(self.evaluate_policy(model.as_ref(), split)?)
     }
 
     fn state(&self) -> Option<serde_json::Value> {

@@ -11,8 +11,9 @@ use fedmoa_core::{GradientSignals, Prompt, StepSignals, axpy_slice};
 use super::dynamic_sampling::SampledGroups;
 use super::objective_passes::{PassInputs, PrimaryKl, RowSubset, has_no_signal};
 use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
-use super::{GrpoTrainer, ProximalAnchor, score_completions};
+use super::{GrpoTrainer, ProximalAnchor, eval, score_completions};
 use crate::batch::SequenceBatch;
+use crate::decode::Decode;
 use crate::grpo::{
     AdvantageSettings, Advantages, LossInputs, LossSettings, LossStats, OptimStep,
     compute_advantages, entropy, grpo_loss, token_logprobs, unflatten_gradients,
@@ -125,9 +126,13 @@ impl<P: Policy> GrpoTrainer<P> {
             completions,
             scored,
         } = sampled.groups;
+        let t_batch = Instant::now();
         let batch = self.loss_batch(&prompt_ids, completions, reference)?;
+        let batch_secs = t_batch.elapsed().as_secs_f64();
         let mut gradients = self.gradient_stage(&batch, &adv, &weights)?;
+        let t_update = Instant::now();
         let update = self.update_stage(&batch, &adv, &mut gradients, anchor)?;
+        let update_secs = t_update.elapsed().as_secs_f64();
         let step_index = self.optimizer.steps_taken().saturating_sub(1);
         let observed = self.weighter.observe(&StepSignals {
             step: step_index,
@@ -166,10 +171,12 @@ impl<P: Policy> GrpoTrainer<P> {
             grad_norm: update.grad_norm,
             weighter_error: observed.is_err(),
             sample_secs: sampled.secs,
+            batch_secs,
             objective_grad_secs: gradients.secs,
             objective_passes: gradients.passes,
             objective_pass_rows: gradients.rows,
             update_rows: update.rows,
+            update_secs,
             step_secs: t0.elapsed().as_secs_f64(),
         })
     }
@@ -180,9 +187,9 @@ impl<P: Policy> GrpoTrainer<P> {
     fn sample_stage(&mut self, sampler: &mut Sampler) -> Result<Sampled, GrpoError> {
         let g = self.config.grpo.num_generations;
         let chosen = self.next_prompts(self.config.grpo.prompts_per_step);
-        let model = self.policy.inference_copy();
+        let model = eval::decoding_copy(&self.policy, self.config.use_decode_model);
         let mut secs = 0.0;
-        let mut groups = self.sample_groups(sampler, &model, &chosen, &mut secs)?;
+        let mut groups = self.sample_groups(sampler, model.as_ref(), &chosen, &mut secs)?;
         let frac_reward_zero_std = groups.zero_variance_fraction(g);
         let mut resampled_groups = 0;
         for _ in 0..self.config.grpo.dynamic_sampling_rounds {
@@ -191,7 +198,7 @@ impl<P: Policy> GrpoTrainer<P> {
                 break;
             }
             let fresh_prompts = self.next_prompts(slots.len());
-            let fresh = self.sample_groups(sampler, &model, &fresh_prompts, &mut secs)?;
+            let fresh = self.sample_groups(sampler, model.as_ref(), &fresh_prompts, &mut secs)?;
             resampled_groups += slots.len();
             groups.replace(&slots, fresh, g);
         }
@@ -448,7 +455,7 @@ impl<P: Policy> GrpoTrainer<P> {
     fn sample_groups(
         &self,
         sampler: &mut Sampler,
-        model: &P,
+        model: &dyn Decode,
         chosen: &[usize],
         sample_secs: &mut f64,
     ) -> Result<SampledGroups, GrpoError> {

@@ -66,6 +66,9 @@ pub struct StepMetrics {
     pub weighter_error: bool,
     /// Seconds spent sampling.
     pub sample_secs: f64,
+    /// Seconds spent building the loss batch: tokens, masks and, with β > 0, the KL
+    /// reference's forward.
+    pub batch_secs: f64,
     /// Seconds spent on the per-objective gradients.
     pub objective_grad_secs: f64,
     /// Per-objective forward + backward passes run.
@@ -76,6 +79,9 @@ pub struct StepMetrics {
     /// (0 when the update came from the per-objective gradients; below 1 when rows without
     /// signal were skipped, see `GrpoTrainerConfig::skip_rows_without_signal`).
     pub update_rows: f64,
+    /// Seconds spent on the update: its own forward and backward when it needs them, then
+    /// the optimizer step.
+    pub update_secs: f64,
     /// Seconds of the whole step.
     pub step_secs: f64,
 }
@@ -114,10 +120,12 @@ impl StepMetrics {
         put("grad_norm", self.grad_norm);
         put("weighter_error", f64::from(u8::from(self.weighter_error)));
         put("sample_secs", self.sample_secs);
+        put("batch_secs", self.batch_secs);
         put("objective_grad_secs", self.objective_grad_secs);
         put("objective_passes", self.objective_passes as f64);
         put("objective_pass_rows", self.objective_pass_rows);
         put("update_rows", self.update_rows);
+        put("update_secs", self.update_secs);
         put("step_secs", self.step_secs);
         put("step", self.step as f64);
         m
@@ -157,10 +165,12 @@ mod tests {
             grad_norm: 0.9,
             weighter_error: true,
             sample_secs: 1.5,
+            batch_secs: 0.25,
             objective_grad_secs: 2.5,
             objective_passes: 2,
             objective_pass_rows: 1.25,
             update_rows: 0.5,
+            update_secs: 0.75,
             step_secs: 4.5,
         };
         let m = metrics.to_map();
@@ -173,8 +183,9 @@ mod tests {
         assert_eq!(m["weighter_error"], 1.0);
         assert_eq!(m["objective_pass_rows"], 1.25);
         assert_eq!(m["update_rows"], 0.5);
+        assert_eq!((m["batch_secs"], m["update_secs"]), (0.25, 0.75));
         assert_eq!(m["step"], 3.0);
-        assert_eq!(m.len(), 5 + 20);
+        assert_eq!(m.len(), 5 + 22);
         let without_loss = StepMetrics {
             loss: None,
             ..metrics

@@ -10,6 +10,7 @@ use burn::nn::{Embedding, Linear, RmsNorm, RotaryEncoding};
 use burn::prelude::*;
 
 use super::{LlamaConfig, LoraConfig};
+use crate::decode::{DecodeModel, DecoderParts};
 use crate::layers::{DecoderBlock, KvCache, run_blocks};
 use crate::model::Policy;
 
@@ -102,6 +103,23 @@ impl Policy for Llama {
         } else {
             self.valid()
         }
+    }
+
+    /// The weights, adapters merged, in the decoding layout (fused, `[out, in]`
+    /// projections). Each projection is merged on its own while it is copied, so no dense
+    /// merged model is built on the way.
+    fn decode_model(&self) -> Option<DecodeModel> {
+        let plain = self.valid();
+        let c = &plain.config;
+        Some(DecodeModel::new(DecoderParts {
+            embed: &plain.embed,
+            blocks: &plain.blocks,
+            norm: &plain.norm,
+            lm_head: plain.lm_head.as_ref(),
+            rope: &plain.rope,
+            heads: [c.n_heads, c.n_kv_heads, c.head_dim],
+            max_seq_len: c.max_seq_len,
+        }))
     }
 
     /// The unmerged plain-device model: the base weights are shared, the adapters copied.

@@ -1,0 +1,143 @@
+//! [`DecodeModel`] against the policy's own forward, and sampling through it.
+
+use burn::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::model::{LlamaConfig, LoraConfig, LoraTarget};
+use crate::sampling::{Sampler, SamplingConfig};
+use crate::{Llama, Policy};
+
+fn config(tie_embeddings: bool) -> LlamaConfig {
+    LlamaConfig {
+        vocab_size: 24,
+        d_model: 16,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        head_dim: 4,
+        d_hidden: 20,
+        max_seq_len: 40,
+        rope_theta: 10_000.0,
+        norm_eps: 1e-5,
+        tie_embeddings,
+    }
+}
+
+/// A tiny Llama with weights of order one and non-zero LoRA factors on three projections.
+fn tiny_llama(tie_embeddings: bool, seed: u64) -> Llama {
+    let dev = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut randomise = |model: Llama, scale: f32| {
+        let mut params = model.to_param_set().unwrap();
+        for (_, t) in params.iter_mut() {
+            for v in t.data_mut() {
+                *v = scale * rng.random_range(-1.0..1.0);
+            }
+        }
+        model.load_param_set(&params).unwrap()
+    };
+    let base = randomise(
+        Llama::init(&config(tie_embeddings), seed, &dev).unwrap(),
+        0.5,
+    );
+    let lora = LoraConfig {
+        rank: 2,
+        alpha: 4.0,
+        targets: vec![LoraTarget::Q, LoraTarget::V, LoraTarget::Down],
+        seed,
+    };
+    randomise(base.with_lora(&lora).unwrap(), 0.3)
+}
+
+fn ids(rows: &[&[i64]], dev: &Device) -> Tensor<2, Int> {
+    let t = rows[0].len();
+    let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(flat, [rows.len(), t]), dev)
+}
+
+fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
+    (a - b).abs().max().into_scalar::<f32>()
+}
+
+#[test]
+fn decode_model_logits_match_the_policy_through_prefill_repeat_and_steps() {
+    let dev = Device::flex();
+    for tied in [true, false] {
+        let policy = tiny_llama(tied, 3);
+        let fast = policy.decode_model().unwrap();
+        let plain = policy.inference_copy();
+        // Row 1 is left-padded by two tokens (pad id 0).
+        let prompt = ids(&[&[3, 4, 5, 6, 7], &[0, 0, 9, 10, 11]], &dev);
+        let pads = [0, 2];
+        let (mut c_fast, mut c_plain) = (fast.new_cache(), Decode::new_cache(&plain));
+        let a = fast.last_logits(prompt.clone(), &pads, &mut c_fast);
+        let b = plain.last_logits(prompt, &pads, &mut c_plain);
+        let scale = b.clone().abs().max().into_scalar::<f32>();
+        assert!(scale > 0.3, "logits too small to test: {scale}");
+        assert!(max_abs_diff(a, b) < 1e-4 * scale.max(1.0));
+        // Three completions per prompt, then single-column steps.
+        c_fast.repeat_rows(3);
+        c_plain.repeat_rows(3);
+        for step in 0..4 {
+            let next: Vec<i64> = (0..6).map(|r| (r * 5 + step * 3 + 1) % 24).collect();
+            let next = Tensor::<2, Int>::from_data(TensorData::new(next, [6, 1]), &dev);
+            let a = fast.last_logits(next.clone(), &[], &mut c_fast);
+            let b = plain.last_logits(next, &[], &mut c_plain);
+            let d = max_abs_diff(a, b);
+            assert!(d < 1e-4 * scale.max(1.0), "tied {tied}, step {step}: {d}");
+        }
+        assert_eq!(c_fast.len(), 9);
+        assert_eq!(c_fast.left_pad(), [0, 0, 0, 2, 2, 2]);
+    }
+}
+
+#[test]
+fn a_multi_column_continuation_matches_the_policy() {
+    // Several new columns after the prefill take the masked, causal path.
+    let dev = Device::flex();
+    let policy = tiny_llama(true, 5);
+    let fast = policy.decode_model().unwrap();
+    let plain = policy.inference_copy();
+    let (mut c_fast, mut c_plain) = (fast.new_cache(), Decode::new_cache(&plain));
+    let prompt = ids(&[&[0, 2, 3], &[4, 5, 6]], &dev);
+    let _ = fast.last_logits(prompt.clone(), &[1, 0], &mut c_fast);
+    let _ = plain.last_logits(prompt, &[1, 0], &mut c_plain);
+    let more = ids(&[&[7, 8, 9], &[10, 11, 12]], &dev);
+    let a = fast.last_logits(more.clone(), &[], &mut c_fast);
+    let b = plain.last_logits(more, &[], &mut c_plain);
+    assert!(max_abs_diff(a, b) < 1e-4);
+}
+
+#[test]
+fn sampling_through_the_decode_model_gives_the_policys_tokens() {
+    let dev = Device::flex();
+    let policy = tiny_llama(false, 11);
+    let fast = policy.decode_model().unwrap();
+    let plain = policy.inference_copy();
+    let prompts = vec![vec![3, 4, 5, 6], vec![7, 8], vec![9, 10, 11]];
+    let config = SamplingConfig {
+        temperature: 1.0,
+        top_p: 0.95,
+        top_k: 0,
+        max_new_tokens: 12,
+        num_generations: 3,
+    };
+    let mut distinct = std::collections::BTreeSet::new();
+    for seed in 0..4 {
+        let a = Sampler::new(seed)
+            .generate(&fast, &prompts, &config, 1, 0, &dev)
+            .unwrap();
+        let b = Sampler::new(seed)
+            .generate(&plain, &prompts, &config, 1, 0, &dev)
+            .unwrap();
+        assert_eq!(a, b, "seed {seed}");
+        distinct.extend(a.into_iter().map(|c| c.tokens));
+    }
+    assert!(
+        distinct.len() > 20,
+        "the draws should differ: {}",
+        distinct.len()
+    );
+}
