@@ -9,7 +9,7 @@
 //!     [--lr LR] [--seed S] [--sft-epochs E] [--sft-seed S] [--add-sub-only]
 //!     [--answer-tag-rate P] [--misconception-rate P] [--misconception-strength P]
 //!     [--shortcut-rate P] [--shortcut-strength P] [--shortcut-error P] [--operator-confusion P]
-//!     [--teacher-seed S] [--show N]     (--help describes them)
+//!     [--teacher-seed S] [--show N] [--every-row-whole]     (--help describes them)
 //! ```
 //!
 //! **The default scenario.** The warm start (752 SFT steps on 3,000 worked one-digit
@@ -102,6 +102,10 @@ struct Args {
     /// Print the greedy completions of the first N held-out problems first.
     #[arg(long, default_value_t = 0)]
     show: usize,
+    /// Run every row's prompt in full in the GRPO forwards (`share_prompt_forward = false`),
+    /// as every run did before 2026-12-06's shared-prompt forward: reproduces older figures.
+    #[arg(long)]
+    every_row_whole: bool,
 }
 
 /// `n` problems from `seed`.
@@ -185,6 +189,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     config.grpo.warmup_steps = 2;
     config.grpo.seed = args.seed;
     config.grpo.dynamic_sampling_rounds = args.dynamic_sampling;
+    config.share_prompt_forward = !args.every_row_whole;
     let weighter = WeighterConfig::Fixed(FixedConfig {
         weights: Some(vec![0.8, 0.2]),
     })

@@ -3,10 +3,8 @@
 use burn::nn::{RmsNorm, RotaryEncoding};
 use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 
-use crate::layers::{DecoderBlock, LayerKv, attention_mask, repeat_kv};
+use crate::layers::{DecoderBlock, LayerKv, attention_mask, causal_attention};
 
 /// Head counts and width shared by every layer.
 #[derive(Debug, Clone, Copy)]
@@ -101,37 +99,11 @@ impl DecodeLayer {
         let q = rope.apply(split(0, h), start);
         let k = rope.apply(split(h, h_kv), start);
         let v = split(h + h_kv, h_kv);
-        let (k, v) = match kv.take() {
-            Some(past) => (
-                Tensor::cat(vec![past.k, k], 2),
-                Tensor::cat(vec![past.v, v], 2),
-            ),
-            None => (k, v),
-        };
-        *kv = Some(LayerKv {
-            k: k.clone(),
-            v: v.clone(),
-        });
+        let (k, v) = LayerKv::append(kv, k, v);
         let out = if t == 1 {
             grouped_step_attention(q, k, v, heads, pads)
         } else {
-            let group = h / h_kv;
-            let mask = attention_mask(pads, start, t, &x.device()).map(|m| {
-                let [mb, _, mq, mk] = m.dims();
-                m.expand([mb, h, mq, mk])
-            });
-            let options = AttentionModuleOptions {
-                is_causal: true,
-                ..Default::default()
-            };
-            attention(
-                q,
-                repeat_kv(k, group),
-                repeat_kv(v, group),
-                mask,
-                None,
-                options,
-            )
+            causal_attention(q, k, v, attention_mask(pads, start, t, &x.device()))
         };
         let out = out.swap_dims(1, 2).reshape([b * t, h * d]);
         let x = x + project(out, &self.wo);

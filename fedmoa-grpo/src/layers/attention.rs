@@ -85,33 +85,10 @@ impl Attention {
         let k = rope.apply(heads(linear(&self.wk, x.clone()), self.n_kv_heads), start);
         let v = heads(linear(&self.wv, x), self.n_kv_heads);
         let (k, v) = match kv {
-            Some(slot) => {
-                let (k, v) = match slot.take() {
-                    Some(past) => (
-                        Tensor::cat(vec![past.k, k], 2),
-                        Tensor::cat(vec![past.v, v], 2),
-                    ),
-                    None => (k, v),
-                };
-                *slot = Some(LayerKv {
-                    k: k.clone(),
-                    v: v.clone(),
-                });
-                (k, v)
-            }
+            Some(slot) => LayerKv::append(slot, k, v),
             None => (k, v),
         };
-        let group = self.n_heads / self.n_kv_heads;
-        let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
-        let mask = mask.map(|m| {
-            let [mb, _, mq, mk] = m.dims();
-            m.expand([mb, self.n_heads, mq, mk])
-        });
-        let options = AttentionModuleOptions {
-            is_causal: true,
-            ..Default::default()
-        };
-        let out = attention(q, k, v, mask, None, options);
+        let out = causal_attention(q, k, v, mask);
         let out = out
             .swap_dims(1, 2)
             .reshape([b, t, self.n_heads * self.head_dim]);
@@ -119,8 +96,40 @@ impl Attention {
     }
 }
 
+/// Causal attention of `q` to `k`, `v` with grouped-query heads: each key/value head
+/// serves `H / H_kv` query heads; `mask` (`[B, 1, T_q, T_k]`, `true` = hidden) hides
+/// padding, and causality is aligned bottom-right (correct with a cache).
+///
+/// # Shapes
+/// `q: [B, H, T_q, D]`, `k`, `v: [B, H_kv, T_k, D]` → `[B, H, T_q, D]`.
+pub(crate) fn causal_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    mask: Option<Tensor<4, Bool>>,
+) -> Tensor<4> {
+    let n_heads = q.dims()[1];
+    let group = n_heads / k.dims()[1];
+    let mask = mask.map(|m| {
+        let [mb, _, mq, mk] = m.dims();
+        m.expand([mb, n_heads, mq, mk])
+    });
+    let options = AttentionModuleOptions {
+        is_causal: true,
+        ..Default::default()
+    };
+    attention(
+        q,
+        repeat_kv(k, group),
+        repeat_kv(v, group),
+        mask,
+        None,
+        options,
+    )
+}
+
 /// Repeats each key/value head `group` times: `[B, H_kv, T, D]` → `[B, H_kv·group, T, D]`.
-pub(crate) fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
+fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
     if group == 1 {
         return x;
     }

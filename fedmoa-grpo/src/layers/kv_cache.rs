@@ -11,6 +11,29 @@ pub struct LayerKv {
     pub v: Tensor<4>,
 }
 
+impl LayerKv {
+    /// Appends new keys and values (`[B, n_kv_heads, T_new, head_dim]`) to `slot`, filling
+    /// it on the first call, and returns every cached key and value.
+    pub(crate) fn append(
+        slot: &mut Option<LayerKv>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+    ) -> (Tensor<4>, Tensor<4>) {
+        let (k, v) = match slot.take() {
+            Some(past) => (
+                Tensor::cat(vec![past.k, k], 2),
+                Tensor::cat(vec![past.v, v], 2),
+            ),
+            None => (k, v),
+        };
+        *slot = Some(LayerKv {
+            k: k.clone(),
+            v: v.clone(),
+        });
+        (k, v)
+    }
+}
+
 /// Per-layer keys/values plus the batch's left padding; passed as `&mut` to decoding.
 ///
 /// A fresh cache is empty; the first forward (the prompt "prefill") fills it and later
@@ -62,6 +85,24 @@ impl KvCache {
     /// Marks `n` more positions as cached (after every layer appended them).
     pub(crate) fn advance(&mut self, n: usize) {
         self.len += n;
+    }
+
+    /// Replaces the rows by `rows[i]` for each `i` (a row may be taken several times), so
+    /// prompts prefilled once serve groups of completions of any sizes. Differentiable: on
+    /// an autodiff device the gradient of a taken row sums over its copies. Every entry of
+    /// `rows` must be below the cache's row count.
+    pub(crate) fn select_rows(&mut self, rows: &[usize]) {
+        for kv in self.layers.iter_mut().flatten() {
+            let device = kv.k.device();
+            let ids: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+            let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [rows.len()]), &device);
+            kv.k = kv.k.clone().select(0, ids.clone());
+            kv.v = kv.v.clone().select(0, ids);
+        }
+        self.left_pad = rows
+            .iter()
+            .map(|&r| self.left_pad.get(r).copied().unwrap_or(0))
+            .collect();
     }
 
     /// Repeats every row `n` times in place (row `b` becomes rows `b*n .. b*n+n`), so a

@@ -16,7 +16,7 @@ mod mlp;
 mod rope;
 mod stack;
 
-pub(crate) use attention::repeat_kv;
+pub(crate) use attention::causal_attention;
 pub use attention::{Attention, AttentionConfig};
 pub use block::{DecoderBlock, DecoderBlockConfig};
 pub use kv_cache::{KvCache, LayerKv};

@@ -151,8 +151,8 @@ impl<P: Policy> GrpoTrainer<P> {
                 ),
             };
             let n_rows = batch.n_rows();
-            let logits = batch
-                .completion_logits(&self.policy, &train_dev)
+            let logits = self
+                .completion_logits(batch, &self.policy, &train_dev)
                 .mul_scalar(inputs.inv_temp);
             if first_entropy.is_none() {
                 let h =
@@ -244,9 +244,8 @@ impl<P: Policy> GrpoTrainer<P> {
         inputs: &PassInputs<'_>,
     ) -> Result<(Tensor<2>, f64), GrpoError> {
         let train_dev = self.device.clone().autodiff();
-        let logits = inputs
-            .batch
-            .completion_logits(&self.policy, &train_dev)
+        let logits = self
+            .completion_logits(inputs.batch, &self.policy, &train_dev)
             .mul_scalar(inputs.inv_temp)
             .detach();
         let h = entropy(logits.clone(), inputs.mask.clone())?;

@@ -210,6 +210,21 @@ impl<P: Policy> GrpoTrainer<P> {
         })
     }
 
+    /// The logits predicting `batch`'s completion tokens under `policy`; with
+    /// `share_prompt_forward`, each prompt that consecutive rows share runs once.
+    pub(super) fn completion_logits(
+        &self,
+        batch: &SequenceBatch,
+        policy: &P,
+        device: &Device,
+    ) -> Tensor<3> {
+        if self.config.share_prompt_forward {
+            batch.shared_prompt_logits(policy, device)
+        } else {
+            batch.completion_logits(policy, device)
+        }
+    }
+
     /// The prompt + completion tokens on the training device, with the KL reference's
     /// token log-probs when there is a reference.
     fn loss_batch(
@@ -228,9 +243,8 @@ impl<P: Policy> GrpoTrainer<P> {
         let inv_temp = 1.0 / self.config.grpo.temperature;
         let ref_logprobs = match reference {
             Some(r) => {
-                let logits = rollout
-                    .batch
-                    .completion_logits(r, &self.device)
+                let logits = self
+                    .completion_logits(&rollout.batch, r, &self.device)
                     .mul_scalar(inv_temp);
                 let lp = token_logprobs(logits, rollout.batch.target_tensor(&self.device))?;
                 Some(Tensor::<2>::from_data(lp.into_data(), &train_dev))
@@ -378,8 +392,8 @@ impl<P: Policy> GrpoTrainer<P> {
         };
         let mut old_lp: Option<Tensor<2>> = None;
         for iteration in 0..self.config.grpo.num_iterations {
-            let logits = rows
-                .completion_logits(&self.policy, &train_dev)
+            let logits = self
+                .completion_logits(rows, &self.policy, &train_dev)
                 .mul_scalar(batch.inv_temp);
             if iteration == 0 {
                 outcome.entropy =
