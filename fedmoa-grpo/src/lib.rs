@@ -3,13 +3,17 @@
 //! - [`device`]: explicit backend choice (Flex CPU by default, never `Device::default()`).
 //! - [`gguf`]: GGUF reader and dequantisation (F32, F16, BF16, Q8_0, Q4_0, Q4_1).
 //! - [`llm_tokenizer`]: pretrained tokenizers (from GGUF metadata or `tokenizer.json`), ChatML.
-//! - [`layers`]: RoPE, grouped-query causal attention with a KV cache, SwiGLU, decoder block.
+//! - [`layers`]: RoPE, grouped-query causal attention with a KV cache, SwiGLU, decoder block,
+//!   LoRA-aware projections.
+//! - [`decode`]: what sampling runs on ([`decode::Decode`]) and [`decode::DecodeModel`], a
+//!   model's weights laid out for generation.
 //! - [`model`]: the [`Policy`] trait, the embedded [`TinyLm`], pretrained [`Llama`] models
 //!   (SmolLM2 from GGUF or safetensors, LoRA), Burn module ⇄ `ParamSet`.
 //! - [`tokenizer`]: a byte-level BPE vocabulary trained on the task texts (`tokenizer.json`).
 //! - [`sampling`]: batched, seeded temperature / top-k / top-p sampling reusing the
 //!   prompt's KV cache.
-//! - [`batch`]: left-padded prompt + completion batches (one forward gives the completion logits).
+//! - [`batch`]: left-padded prompt + completion batches (one forward gives the completion
+//!   logits; a prompt shared by a group of rows can run once).
 //! - [`sft`]: teacher-forced warm start, cached on disk.
 //! - [`grpo`]: GRPO config, advantages, loss, per-objective gradient signals, optimizer.
 //! - [`trainer`]: [`GrpoTrainer`], the `fedmoa_core::LocalTrainer` of a client.
