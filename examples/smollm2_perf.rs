@@ -250,28 +250,24 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     // Decoding as the sampler runs it: through the decode model (fused `[out, in]`
     // projections, the default) and, for comparison, through the policy's own forward.
     let fast = model.decode_model().ok_or("Llama has a decode model")?;
-    let mut decode_tok_s = Vec::new();
-    let mut plain_tok_s = Vec::new();
+    // tok_s[0]: the decode model, tok_s[1]: the policy forward; batch 1, then 8.
+    let mut tok_s: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for b in [1usize, 8] {
         let rows = vec![prompt.clone(); b];
-        for (name, decoder) in [
-            ("decode model", &fast as &dyn Decode),
-            ("policy forward", &model),
-        ] {
-            let (prefill, tok_s) = decode_throughput(decoder, &rows, &plain);
+        let decoders: [(&str, &dyn Decode); 2] =
+            [("decode model", &fast), ("policy forward", &model)];
+        for (out, (name, decoder)) in tok_s.iter_mut().zip(decoders) {
+            let (prefill, rate) = decode_throughput(decoder, &rows, &plain);
             println!(
-                "batch {b}, {name}: prefill {:.0} tok/s ({prefill:.2} s), decode {tok_s:.1} tok/s \
+                "batch {b}, {name}: prefill {:.0} tok/s ({prefill:.2} s), decode {rate:.1} tok/s \
                  ({:.0} ms/step)",
                 (b * prompt.len()) as f64 / prefill,
-                1000.0 * b as f64 / tok_s
+                1000.0 * b as f64 / rate
             );
-            if name == "decode model" {
-                decode_tok_s.push(tok_s);
-            } else {
-                plain_tok_s.push(tok_s);
-            }
+            out.push(rate);
         }
     }
+    let [decode_tok_s, plain_tok_s] = tok_s;
 
     drop(fast);
     drop(model);

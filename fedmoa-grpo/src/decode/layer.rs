@@ -117,7 +117,7 @@ impl DecodeLayer {
 
 /// Attention of one new query column to every cached key, with the query heads of a
 /// key/value head grouped into one matmul instead of repeating the keys and values.
-/// Keys in a row's pad prefix are hidden (the new column is never a pad).
+/// Keys in a row's pad prefix are hidden ([`attention_mask`]; the new column is never a pad).
 ///
 /// # Shapes
 /// `q: [B, H, 1, D]`, `k`, `v: [B, H_kv, T_k, D]` → `[B, H, 1, D]`.
@@ -134,17 +134,9 @@ fn grouped_step_attention(
     let scores = q
         .matmul(k.swap_dims(2, 3))
         .mul_scalar(1.0 / (d as f64).sqrt());
-    let scores = if pads.iter().any(|&p| p > 0) {
-        let hidden: Vec<bool> = pads
-            .iter()
-            .flat_map(|&p| (0..t_k).map(move |col| col < p))
-            .collect();
-        let mask =
-            Tensor::<4, Bool>::from_data(TensorData::new(hidden, [b, 1, 1, t_k]), &scores.device())
-                .expand([b, h_kv, group, t_k]);
-        scores.mask_fill(mask, f32::NEG_INFINITY)
-    } else {
-        scores
+    let scores = match attention_mask(pads, t_k - 1, 1, &scores.device()) {
+        Some(mask) => scores.mask_fill(mask.expand([b, h_kv, group, t_k]), f32::NEG_INFINITY),
+        None => scores,
     };
     softmax(scores, 3)
         .matmul(v)
