@@ -76,7 +76,7 @@ impl Default for QuickstartConfig {
             arms: vec![Arm::Fedavg.into(), Arm::Fedmoa.into()],
             ..ExperimentConfig::default()
         };
-        experiment.federation.rounds = 10;
+        experiment.federation.rounds = 12;
         experiment.federation.local_steps = Some(10);
         experiment.federation.max_parallel = 2;
         let mut warm_start = WarmStartConfig::default();
@@ -219,7 +219,7 @@ mod tests {
         .unwrap();
         let default = QuickstartConfig::default();
         assert_eq!(config.experiment.name, "x");
-        assert_eq!(config.experiment.federation.rounds, 10);
+        assert_eq!(config.experiment.federation.rounds, 12);
         assert_eq!(config.experiment.federation.local_steps, Some(10));
         assert_eq!(config.difficulty.code_difficulties, [1, 2]);
         assert_eq!(
