@@ -14,6 +14,8 @@
 //! ```sh
 //! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)"
 //! cargo run --release --example smollm2_perf -- [--steps N]   # default 4 steps per weighter
+//! # less memory: 2 rows per forward + backward, and sampling through the policy forward
+//! cargo run --release --example smollm2_perf -- --micro-batch-rows 2 --no-decode-model
 //! ```
 
 use std::error::Error;
@@ -93,12 +95,12 @@ enum Weighting {
     HypergradientKlFolded,
 }
 
-/// Runs `steps` GRPO steps of a fresh trainer on LoRA adapters of `base`.
+/// Runs `args.steps` GRPO steps of a fresh trainer on LoRA adapters of `base`.
 fn trainer_steps(
     base: &Llama,
     tok: &LlmTokenizer,
     weighting: Weighting,
-    steps: u32,
+    args: &Args,
 ) -> Result<StepTimes, Box<dyn Error>> {
     let policy = base.clone().with_lora(&LoraConfig {
         rank: 16,
@@ -114,6 +116,8 @@ fn trainer_steps(
     config.grpo.learning_rate = 1e-5;
     config.grpo.seed = 0;
     config.kl_in_primary_gradient = weighting == Weighting::HypergradientKlFolded;
+    config.micro_batch_rows = args.micro_batch_rows;
+    config.use_decode_model = !args.no_decode_model;
     let weighter = if weighting == Weighting::Fixed {
         WeighterConfig::Fixed(FixedConfig::default())
     } else {
@@ -132,7 +136,7 @@ fn trainer_steps(
         weighter,
         config,
     )?;
-    let metrics = trainer.run_steps(steps, 0, None)?;
+    let metrics = trainer.run_steps(args.steps, 0, None)?;
     let median = |key: &str| {
         let mut v: Vec<f64> = metrics.iter().skip(1).map(|m| m[key]).collect();
         if v.is_empty() {
@@ -219,6 +223,14 @@ struct Args {
     /// GRPO steps per weighter (the median is taken after the first).
     #[arg(long, default_value_t = 4)]
     steps: u32,
+    /// Rows per forward + backward pass of the trainer (`GrpoTrainerConfig::micro_batch_rows`;
+    /// default: all 8 in one pass). Fewer rows, less peak memory.
+    #[arg(long)]
+    micro_batch_rows: Option<usize>,
+    /// Sample through the policy's own forward instead of its decode model
+    /// (`GrpoTrainerConfig::use_decode_model = false`): no second copy of the weights.
+    #[arg(long)]
+    no_decode_model: bool,
     /// The SmolLM2 GGUF file (`scripts/fetch-smollm2.sh` prints its path).
     #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
     gguf: std::path::PathBuf,
@@ -229,7 +241,6 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    let steps = args.steps;
     let path = &args.gguf;
     let plain = Device::flex();
     let t = Instant::now();
@@ -278,10 +289,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let base = Llama::from_gguf(&file, Some(1024), &plain)?;
     drop(file);
     reset_peak_rss();
-    let fixed = trainer_steps(&base, &tok, Weighting::Fixed, steps)?;
+    let fixed = trainer_steps(&base, &tok, Weighting::Fixed, args)?;
     let peak_rss_mb = peak_rss_mb();
-    let hyper = trainer_steps(&base, &tok, Weighting::Hypergradient, steps)?;
-    let folded = trainer_steps(&base, &tok, Weighting::HypergradientKlFolded, steps)?;
+    let hyper = trainer_steps(&base, &tok, Weighting::Hypergradient, args)?;
+    let folded = trainer_steps(&base, &tok, Weighting::HypergradientKlFolded, args)?;
     println!(
         "GrpoTrainer<Llama> step (TRL's setting, 2 objectives): fixed weights {:.2} s \
          (sampling {:.2} s), hypergradient {:.2} s (sampling {:.2} s, per-objective \

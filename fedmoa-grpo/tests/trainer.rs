@@ -442,3 +442,42 @@ fn the_update_over_signal_rows_equals_the_update_over_every_row() {
     }
     assert!(skipped > 0, "no step skipped a group without variance");
 }
+
+/// Micro-batches (`micro_batch_rows`) give the update and the loss statistics of the whole
+/// batch in one pass, for the fixed-weight update (β = 0 and β > 0, one and two inner
+/// iterations) and for the per-objective passes of a gradient weighter; the chunks of 3 rows
+/// split the groups of 8, so a micro-batch's rows mix prompts and cut them in two.
+#[test]
+fn micro_batches_give_the_update_of_the_whole_batch() {
+    use fedmoa_grpo::grpo::LossType;
+    for loss_type in [LossType::Grpo, LossType::Dapo, LossType::DrGrpo] {
+        for (beta, iterations) in [(0.0, 1), (0.04, 1), (0.04, 2)] {
+            for gradient_weighter in [false, true] {
+                let mut config = one_step_config(loss_type, beta, 80);
+                config.grpo.num_iterations = iterations;
+                let mut split = config.clone();
+                split.micro_batch_rows = Some(3);
+                let weighter = || {
+                    if gradient_weighter {
+                        frozen_hypergradient()
+                    } else {
+                        fixed(2)
+                    }
+                };
+                let micro = toy_trainer(digit_rewards(), weighter(), split);
+                let whole = toy_trainer(digit_rewards(), weighter(), config);
+                let what = format!(
+                    "{loss_type:?}, β {beta}, μ {iterations}, gradient weighter {gradient_weighter}"
+                );
+                let (a, b) = assert_same_update(micro, whole, 5, &what);
+                for key in ["loss", "kl", "clip_region", "entropy"] {
+                    let (x, y) = (a.get(key), b.get(key));
+                    assert_eq!(x.is_some(), y.is_some(), "{what}: {key}");
+                    if let (Some(x), Some(y)) = (x, y) {
+                        assert!((x - y).abs() < 1e-5, "{what}: {key} {x} vs {y}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -51,6 +51,15 @@ pub struct GrpoTrainerConfig {
     /// `false` runs every row whole, as every run did before the option was added
     /// (2026-12-06); set it to reproduce such a run exactly.
     pub share_prompt_forward: bool,
+    /// Rows (completions) per forward + backward pass (default: all rows in one pass). The
+    /// gradients of the micro-batches are summed, each normalised by the whole batch's
+    /// sizes, so the update is the same up to float rounding (`bnpo` normalises each
+    /// micro-batch by its own tokens, as TRL's gradient accumulation does). A pass keeps
+    /// one micro-batch's activations for its backward, so the step's peak memory drops,
+    /// for more, smaller matmuls (TRL's `per_device_train_batch_size` with
+    /// `gradient_accumulation_steps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub micro_batch_rows: Option<usize>,
 }
 
 impl Default for GrpoTrainerConfig {
@@ -65,6 +74,7 @@ impl Default for GrpoTrainerConfig {
             skip_rows_without_signal: true,
             use_decode_model: true,
             share_prompt_forward: true,
+            micro_batch_rows: None,
         }
     }
 }
@@ -84,6 +94,9 @@ impl GrpoTrainerConfig {
         }
         if self.max_eval_prompts == Some(0) {
             return Err(ConfigError::new("max_eval_prompts", "must be > 0 when set"));
+        }
+        if self.micro_batch_rows == Some(0) {
+            return Err(ConfigError::new("micro_batch_rows", "must be > 0 when set"));
         }
         Ok(())
     }
@@ -119,6 +132,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.validate().unwrap_err().field, "local_steps");
+        let c = GrpoTrainerConfig {
+            micro_batch_rows: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(c.validate().unwrap_err().field, "micro_batch_rows");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod data;
 mod dynamic_sampling;
 mod eval;
 mod grads;
+mod loss_pass;
 mod objective_passes;
 mod scoring;
 mod step;

@@ -11,15 +11,12 @@
 
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use super::GrpoTrainer;
+use super::loss_pass::PassRows;
 use crate::batch::SequenceBatch;
-use crate::grpo::{
-    BatchTotals, LossInputs, LossSettings, LossType, entropy, flatten_gradients, grpo_loss,
-    token_logprobs, trainable_len,
-};
+use crate::grpo::{BatchTotals, LossSettings, LossType, entropy, token_logprobs, trainable_len};
 use crate::{GrpoError, Policy};
 
 /// The per-objective gradients of one step and what their first forward measured.
@@ -151,42 +148,34 @@ impl<P: Policy> GrpoTrainer<P> {
                 ),
             };
             let n_rows = batch.n_rows();
-            let logits = self
-                .completion_logits(batch, &self.policy, &train_dev)
-                .mul_scalar(inputs.inv_temp);
-            if first_entropy.is_none() {
-                let h =
-                    f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
+            let pass_rows = PassRows {
+                batch,
+                targets,
+                mask,
+                advantages: Tensor::<1>::from_data(
+                    TensorData::new(advantages, [n_rows]),
+                    &train_dev,
+                ),
+                ref_logprobs: kl.map(|kl| kl.ref_logprobs.clone()),
+                totals,
+                inv_temp: inputs.inv_temp,
+            };
+            let pass_settings = match kl {
+                Some(kl) => LossSettings {
+                    beta: kl.beta,
+                    ..*settings
+                },
+                None => settings.without_kl(),
+            };
+            let pass = self.loss_pass(pass_rows, None, &pass_settings, first_entropy.is_none())?;
+            if let Some(h) = pass.entropy {
                 first_entropy = Some(h);
                 if subset.is_none() {
-                    let lp = token_logprobs(logits.clone().detach(), targets.clone())?;
-                    first_forward = Some((lp, h));
+                    first_forward = Some((pass.logprobs, h));
                 }
             }
-            let lp = token_logprobs(logits, targets)?;
-            let out = grpo_loss(
-                LossInputs {
-                    old_logprobs: lp.clone().detach(),
-                    logprobs: lp,
-                    ref_logprobs: kl.map(|kl| kl.ref_logprobs.clone()),
-                    mask,
-                    advantages: Tensor::<1>::from_data(
-                        TensorData::new(advantages, [n_rows]),
-                        &train_dev,
-                    ),
-                    batch_totals: totals,
-                },
-                &match kl {
-                    Some(kl) => LossSettings {
-                        beta: kl.beta,
-                        ..*settings
-                    },
-                    None => settings.without_kl(),
-                },
-            )?;
-            losses[k] = out.loss.clone().into_scalar::<f32>();
-            let g = GradientsParams::from_grads(out.loss.backward(), &self.policy);
-            grads.push(flatten_gradients(&self.policy, &g));
+            losses[k] = pass.loss;
+            grads.push(pass.gradient.into_flat(&self.policy));
             passes += 1;
             rows += n_rows as f64 / n as f64;
         }

@@ -9,6 +9,7 @@ use burn::prelude::*;
 use fedmoa_core::{GradientSignals, Prompt, StepSignals, axpy_slice};
 
 use super::dynamic_sampling::SampledGroups;
+use super::loss_pass::PassRows;
 use super::objective_passes::{PassInputs, PrimaryKl, RowSubset, has_no_signal};
 use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 use super::{GrpoTrainer, ProximalAnchor, eval, score_completions};
@@ -16,7 +17,7 @@ use crate::batch::SequenceBatch;
 use crate::decode::Decode;
 use crate::grpo::{
     AdvantageSettings, Advantages, LossInputs, LossSettings, LossStats, OptimStep,
-    compute_advantages, entropy, grpo_loss, token_logprobs, unflatten_gradients,
+    compute_advantages, grpo_loss, token_logprobs, unflatten_gradients,
 };
 use crate::sampling::{Completion, Sampler};
 use crate::{GrpoError, Policy};
@@ -392,33 +393,28 @@ impl<P: Policy> GrpoTrainer<P> {
         };
         let mut old_lp: Option<Tensor<2>> = None;
         for iteration in 0..self.config.grpo.num_iterations {
-            let logits = self
-                .completion_logits(rows, &self.policy, &train_dev)
-                .mul_scalar(batch.inv_temp);
-            if iteration == 0 {
-                outcome.entropy =
-                    f64::from(entropy(logits.clone().detach(), mask.clone())?.into_scalar::<f32>());
-            }
-            let lp = token_logprobs(logits, targets.clone())?;
-            let old = old_lp.get_or_insert_with(|| lp.clone().detach()).clone();
-            let inputs = LossInputs {
-                logprobs: lp,
-                old_logprobs: old,
-                ref_logprobs: batch.ref_logprobs.clone(),
+            let rows = PassRows {
+                batch: rows,
+                targets: targets.clone(),
                 mask: mask.clone(),
                 advantages: advantages.clone(),
-                batch_totals,
+                ref_logprobs: batch.ref_logprobs.clone(),
+                totals: batch_totals,
+                inv_temp: batch.inv_temp,
             };
-            let out = grpo_loss(inputs, &settings)?;
-            let loss_value: f32 = out.loss.clone().into_scalar::<f32>();
-            if !loss_value.is_finite() {
-                return Err(GrpoError::Diverged(format!("GRPO loss {loss_value}")));
+            let pass = self.loss_pass(rows, old_lp.as_ref(), &settings, iteration == 0)?;
+            if let Some(h) = pass.entropy {
+                outcome.entropy = h;
             }
-            let grads = GradientsParams::from_grads(out.loss.backward(), &self.policy);
+            if !pass.loss.is_finite() {
+                return Err(GrpoError::Diverged(format!("GRPO loss {}", pass.loss)));
+            }
+            old_lp.get_or_insert(pass.logprobs);
+            let grads = pass.gradient.into_params(&self.policy)?;
             let step = self.apply_update(grads, anchor);
             outcome.lr = step.lr;
             outcome.grad_norm = step.grad_norm;
-            outcome.last = Some(loss_metrics(loss_value, &out.stats));
+            outcome.last = Some(loss_metrics(pass.loss, &pass.stats));
         }
         Ok(outcome)
     }
