@@ -147,5 +147,8 @@ mod tests {
             serde_json::from_str(r#"{"local_steps": 3, "grpo": {"beta": 0.0}}"#).unwrap();
         assert_eq!(ok.local_steps, 3);
         assert_eq!(ok.grpo.beta, 0.0);
+        assert_eq!(ok.micro_batch_rows, None);
+        let split: GrpoTrainerConfig = serde_json::from_str(r#"{"micro_batch_rows": 2}"#).unwrap();
+        assert_eq!(split.micro_batch_rows, Some(2));
     }
 }
