@@ -393,7 +393,7 @@ impl<P: Policy> GrpoTrainer<P> {
         };
         let mut old_lp: Option<Tensor<2>> = None;
         for iteration in 0..self.config.grpo.num_iterations {
-            let rows = PassRows {
+            let pass_rows = PassRows {
                 batch: rows,
                 targets: targets.clone(),
                 mask: mask.clone(),
@@ -402,7 +402,7 @@ impl<P: Policy> GrpoTrainer<P> {
                 totals: batch_totals,
                 inv_temp: batch.inv_temp,
             };
-            let pass = self.loss_pass(rows, old_lp.as_ref(), &settings, iteration == 0)?;
+            let pass = self.loss_pass(pass_rows, old_lp.as_ref(), &settings, iteration == 0)?;
             if let Some(h) = pass.entropy {
                 outcome.entropy = h;
             }
