@@ -19,7 +19,7 @@ use super::GrpoTrainer;
 use crate::batch::SequenceBatch;
 use crate::grpo::{
     BatchTotals, LossInputs, LossSettings, LossStats, entropy, flatten_gradients, grpo_loss,
-    token_logprobs, unflatten_gradients,
+    token_logprobs, trainable_len, unflatten_gradients,
 };
 use crate::{GrpoError, Policy};
 
@@ -96,12 +96,11 @@ impl<P: Policy> GrpoTrainer<P> {
         if size >= n {
             return self.forward_backward(rows, old_logprobs.cloned(), settings, with_entropy);
         }
-        let tokens = f64::from(rows.mask.clone().sum().into_scalar::<f32>());
-        let totals = rows.totals.unwrap_or(BatchTotals {
+        let totals = rows.totals.unwrap_or_else(|| BatchTotals {
             sequences: n,
-            tokens,
+            tokens: f64::from(rows.mask.clone().sum().into_scalar::<f32>()),
         });
-        let mut flat: Vec<f32> = Vec::new();
+        let mut flat = vec![0.0f32; trainable_len(&self.policy)];
         let mut loss = 0.0f32;
         let mut parts: Vec<LossStats> = Vec::new();
         let mut logprobs = Vec::new();
@@ -124,12 +123,7 @@ impl<P: Policy> GrpoTrainer<P> {
             };
             let old = old_logprobs.map(|o| o.clone().narrow(0, start, end - start));
             let out = self.forward_backward(part, old, settings, with_entropy)?;
-            let g = out.gradient.into_flat(&self.policy);
-            if flat.is_empty() {
-                flat = g;
-            } else {
-                axpy_slice(&mut flat, 1.0, &g);
-            }
+            axpy_slice(&mut flat, 1.0, &out.gradient.into_flat(&self.policy));
             loss += out.loss;
             entropy_sum += out.entropy.unwrap_or(0.0) * f64::from(out.stats.n_tokens);
             parts.push(out.stats);
