@@ -4,18 +4,27 @@
 //! prompt per step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections,
 //! β = 0.04, T = 1.0) with fixed weights, with FedMOA's hypergradient weighter, and with
 //! that weighter and the KL folded into the primary gradient (`kl_in_primary_gradient`),
-//! and the peak RSS of the fixed-weight steps. Ends with one JSON line:
+//! and the peak RSS of the fixed-weight steps. The trainer runs four completions per
+//! forward + backward (`micro_batch_rows = 4`: TRL's gradient accumulation), which keeps the
+//! peak memory at about 1.4 GB for a step about 1.06× as long as one pass over all eight.
+//! Ends with one JSON line:
 //! `{"step_secs_fixed", "step_secs_hypergradient", "step_secs_hypergradient_kl_folded",
-//! "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_policy_forward",
+//! "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_f32_decode_model",
+//! "decode_tok_s_b8_f32_decode_model", "decode_tok_s_b1_policy_forward",
 //! "decode_tok_s_b8_policy_forward", "peak_rss_mb"}` (step times: the median after the
-//! first step; decoding through the decode model the sampler uses, and through the
-//! policy's own forward for comparison).
+//! first step; decoding through the decode model the sampler uses, which keeps the GGUF's
+//! blocks packed, and for comparison through the same layout in `f32` and through the
+//! policy's own forward).
 //!
 //! ```sh
 //! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)"
 //! cargo run --release --example smollm2_perf -- [--steps N]   # default 4 steps per weighter
+//! # all 8 completions in one forward + backward: faster, more memory
+//! cargo run --release --example smollm2_perf -- --micro-batch-rows 8
 //! # less memory: 2 rows per forward + backward, and sampling through the policy forward
 //! cargo run --release --example smollm2_perf -- --micro-batch-rows 2 --no-decode-model
+//! # decoding only
+//! cargo run --release --example smollm2_perf -- --decode-only
 //! ```
 
 use std::error::Error;
@@ -116,7 +125,8 @@ fn trainer_steps(
     config.grpo.learning_rate = 1e-5;
     config.grpo.seed = 0;
     config.kl_in_primary_gradient = weighting == Weighting::HypergradientKlFolded;
-    config.micro_batch_rows = args.micro_batch_rows;
+    // One pass over all eight rows is the trainer's default (`None`).
+    config.micro_batch_rows = (args.micro_batch_rows < 8).then_some(args.micro_batch_rows);
     config.use_decode_model = !args.no_decode_model;
     let weighter = if weighting == Weighting::Fixed {
         WeighterConfig::Fixed(FixedConfig::default())
@@ -224,13 +234,16 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     steps: u32,
     /// Rows per forward + backward pass of the trainer (`GrpoTrainerConfig::micro_batch_rows`;
-    /// default: all 8 in one pass). Fewer rows, less peak memory.
-    #[arg(long)]
-    micro_batch_rows: Option<usize>,
+    /// 8 or more: all 8 in one pass). Fewer rows, less peak memory.
+    #[arg(long, default_value_t = 4)]
+    micro_batch_rows: usize,
     /// Sample through the policy's own forward instead of its decode model
     /// (`GrpoTrainerConfig::use_decode_model = false`): no second copy of the weights.
     #[arg(long)]
     no_decode_model: bool,
+    /// Measure decoding only (no trainer steps); the JSON line then holds the decode rates.
+    #[arg(long)]
+    decode_only: bool,
     /// The SmolLM2 GGUF file (`scripts/fetch-smollm2.sh` prints its path).
     #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
     gguf: std::path::PathBuf,
@@ -258,15 +271,35 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let question = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?";
     let prompt = tok.encode_chat(&[ChatMessage::user(question)], Some(SMOLLM2_DEFAULT_SYSTEM))?;
     println!("prompt: {} tokens", prompt.len());
-    // Decoding as the sampler runs it: through the decode model (fused `[out, in]`
-    // projections, the default) and, for comparison, through the policy's own forward.
+    // Decoding as the sampler runs it: through the decode model (the GGUF's `Q4_1`/`Q8_0`
+    // blocks kept packed, the default) and, for comparison, through the same layout in
+    // `f32` and through the policy's own forward.
+    let t = Instant::now();
     let fast = model.decode_model().ok_or("Llama has a decode model")?;
-    // tok_s[0]: the decode model, tok_s[1]: the policy forward; batch 1, then 8.
-    let mut tok_s: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let packed_secs = t.elapsed().as_secs_f64();
+    // The trainer builds one every step; the packed weights come from the model's cache.
+    let t = Instant::now();
+    drop(model.decode_model());
+    let cached_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let dense = model.dense_decode_model();
+    println!(
+        "decode model: weights read per step packed {:.0} MB, f32 {:.0} MB; built in {packed_secs:.2} s \
+         ({cached_secs:.2} s again, from the cache), f32 in {:.2} s",
+        fast.weight_bytes() as f64 / 1e6,
+        dense.weight_bytes() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    // tok_s[0]: the decode model, [1]: the f32 decode model, [2]: the policy forward;
+    // batch 1, then 8.
+    let mut tok_s: [Vec<f64>; 3] = Default::default();
     for b in [1usize, 8] {
         let rows = vec![prompt.clone(); b];
-        let decoders: [(&str, &dyn Decode); 2] =
-            [("decode model", &fast), ("policy forward", &model)];
+        let decoders: [(&str, &dyn Decode); 3] = [
+            ("decode model", &fast),
+            ("f32 decode model", &dense),
+            ("policy forward", &model),
+        ];
         for (out, (name, decoder)) in tok_s.iter_mut().zip(decoders) {
             let (prefill, rate) = decode_throughput(decoder, &rows, &plain);
             println!(
@@ -278,10 +311,20 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             out.push(rate);
         }
     }
-    let [decode_tok_s, plain_tok_s] = tok_s;
-
-    drop(fast);
-    drop(model);
+    let [decode_tok_s, dense_tok_s, plain_tok_s] = tok_s;
+    drop((fast, dense, model));
+    if args.decode_only {
+        println!(
+            "{}",
+            serde_json::json!({
+                "decode_tok_s_b1": decode_tok_s[0],
+                "decode_tok_s_b8": decode_tok_s[1],
+                "decode_tok_s_b1_f32_decode_model": dense_tok_s[0],
+                "decode_tok_s_b8_f32_decode_model": dense_tok_s[1],
+            })
+        );
+        return Ok(());
+    }
 
     // The real trainer in TRL's setting (../shared/bench/trl_grpo_step.py): one prompt per
     // step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections, β = 0.04,
@@ -315,6 +358,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             "step_secs_hypergradient_kl_folded": folded.step_secs,
             "decode_tok_s_b1": decode_tok_s[0],
             "decode_tok_s_b8": decode_tok_s[1],
+            "decode_tok_s_b1_f32_decode_model": dense_tok_s[0],
+            "decode_tok_s_b8_f32_decode_model": dense_tok_s[1],
             "decode_tok_s_b1_policy_forward": plain_tok_s[0],
             "decode_tok_s_b8_policy_forward": plain_tok_s[1],
             "peak_rss_mb": peak_rss_mb,

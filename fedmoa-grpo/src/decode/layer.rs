@@ -4,6 +4,8 @@ use burn::nn::{RmsNorm, RotaryEncoding};
 use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
 
+use super::packed_cache::PackedCache;
+use super::projection::Projection;
 use crate::layers::{DecoderBlock, LayerKv, attention_mask, causal_attention};
 
 /// Head counts and width shared by every layer.
@@ -18,54 +20,37 @@ pub(super) struct HeadShape {
 #[derive(Debug, Clone)]
 pub(super) struct DecodeLayer {
     attn_norm: RmsNorm,
-    /// `[wq; wk; wv]` stacked on the output axis: `[(H + 2·H_kv)·D, d_model]`.
-    qkv: Tensor<2>,
-    /// `[d_model, H·D]`.
-    wo: Tensor<2>,
+    /// `q|k|v` side by side: `d_model → (H + 2·H_kv)·D`.
+    qkv: Projection,
+    /// `H·D → d_model`.
+    wo: Projection,
     ffn_norm: RmsNorm,
-    /// `[gate; up]`: `[2·d_hidden, d_model]`.
-    gate_up: Tensor<2>,
-    /// `[d_model, d_hidden]`.
-    down: Tensor<2>,
-}
-
-/// `x·W` for a weight held transposed as `[out, in]`: `(W·xᵀ)ᵀ`.
-///
-/// # Shapes
-/// `x: [M, in]`, `w: [out, in]` → `[M, out]`.
-pub(super) fn project(x: Tensor<2>, w: &Tensor<2>) -> Tensor<2> {
-    w.clone().matmul(x.transpose()).transpose()
-}
-
-/// A contiguous `[out, in]` copy of a Burn `Linear` weight (`[in, out]`).
-pub(super) fn out_in(weight: Tensor<2>) -> Tensor<2> {
-    let device = weight.device();
-    Tensor::from_data(weight.transpose().into_data(), &device)
+    /// `gate|up` side by side: `d_model → 2·d_hidden`.
+    gate_up: Projection,
+    /// `d_hidden → d_model`.
+    down: Projection,
 }
 
 impl DecodeLayer {
-    /// Copies `block`'s weights; LoRA adapters are merged into them (`Param::val`).
-    pub fn new(block: &DecoderBlock) -> Self {
+    /// Copies `block`'s weights: packed through `pack` when it is given and they are
+    /// exactly block values ([`Projection::new`]), otherwise dense with LoRA adapters
+    /// merged.
+    pub fn new(block: &DecoderBlock, pack: Option<&PackedCache>) -> Self {
         let attn = &block.attn;
         let mlp = &block.mlp;
         Self {
             attn_norm: block.attn_norm.clone(),
-            qkv: Tensor::cat(
-                vec![
-                    out_in(attn.wq.weight.val()),
-                    out_in(attn.wk.weight.val()),
-                    out_in(attn.wv.weight.val()),
-                ],
-                0,
-            ),
-            wo: out_in(attn.wo.weight.val()),
+            qkv: Projection::new(&[&attn.wq, &attn.wk, &attn.wv], pack),
+            wo: Projection::new(&[&attn.wo], pack),
             ffn_norm: block.ffn_norm.clone(),
-            gate_up: Tensor::cat(
-                vec![out_in(mlp.gate.weight.val()), out_in(mlp.up.weight.val())],
-                0,
-            ),
-            down: out_in(mlp.down.weight.val()),
+            gate_up: Projection::new(&[&mlp.gate, &mlp.up], pack),
+            down: Projection::new(&[&mlp.down], pack),
         }
+    }
+
+    /// The layer's projections.
+    pub fn projections(&self) -> [&Projection; 4] {
+        [&self.qkv, &self.wo, &self.gate_up, &self.down]
     }
 
     /// Runs the block over `T` new columns of `B` rows that start at column `start`,
@@ -89,7 +74,7 @@ impl DecodeLayer {
             n_kv_heads: h_kv,
             head_dim: d,
         } = heads;
-        let qkv = project(self.attn_norm.forward(x.clone()), &self.qkv);
+        let qkv = self.qkv.forward(self.attn_norm.forward(x.clone()));
         let split = |from: usize, n: usize| {
             qkv.clone()
                 .slice([0..b * t, from * d..(from + n) * d])
@@ -106,12 +91,12 @@ impl DecodeLayer {
             causal_attention(q, k, v, attention_mask(pads, start, t, &x.device()))
         };
         let out = out.swap_dims(1, 2).reshape([b * t, h * d]);
-        let x = x + project(out, &self.wo);
-        let gate_up = project(self.ffn_norm.forward(x.clone()), &self.gate_up);
-        let hidden = self.down.dims()[1];
+        let x = x + self.wo.forward(out);
+        let gate_up = self.gate_up.forward(self.ffn_norm.forward(x.clone()));
+        let hidden = gate_up.dims()[1] / 2;
         let gate = gate_up.clone().slice([0..b * t, 0..hidden]);
         let up = gate_up.slice([0..b * t, hidden..2 * hidden]);
-        x + project(silu(gate) * up, &self.down)
+        x + self.down.forward(silu(gate) * up)
     }
 }
 
@@ -151,9 +136,9 @@ pub(super) fn last_column_logits(
     x: Tensor<2>,
     [b, t]: [usize; 2],
     norm: &RmsNorm,
-    head: &Tensor<2>,
+    head: &Projection,
 ) -> Tensor<2> {
     let [_, width] = x.dims();
     let last = x.reshape([b, t, width]).slice([0..b, t - 1..t, 0..width]);
-    project(norm.forward(last.reshape([b, width])), head)
+    head.forward(norm.forward(last.reshape([b, width])))
 }

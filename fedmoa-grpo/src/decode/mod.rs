@@ -8,9 +8,16 @@
 //! few rows multiply the weights as `W·xᵀ` (the matmul kernel then runs its wide dimension
 //! over the weights' outputs instead of over the batch), grouped-query attention without
 //! repeating the key/value heads, and the output head applied to the last position only.
+//! Frozen weights that are exactly the values of a ggml block format (a model read from a
+//! quantised GGUF file) stay in that format and are multiplied on the host, with LoRA
+//! adapters unmerged.
 
 mod layer;
 mod model;
+mod packed_cache;
+mod packed_matrix;
+mod packed_projection;
+mod projection;
 
 #[cfg(test)]
 mod tests;
@@ -18,6 +25,7 @@ mod tests;
 use burn::prelude::*;
 
 pub use model::{DecodeModel, DecoderParts};
+pub use packed_cache::PackedCache;
 
 use crate::Policy;
 use crate::layers::KvCache;

@@ -4,7 +4,9 @@ use burn::nn::{Embedding, Linear, RmsNorm, RotaryEncoding};
 use burn::prelude::*;
 
 use super::Decode;
-use super::layer::{DecodeLayer, HeadShape, last_column_logits, out_in};
+use super::layer::{DecodeLayer, HeadShape, last_column_logits};
+use super::packed_cache::PackedCache;
+use super::projection::Projection;
 use crate::layers::{DecoderBlock, KvCache};
 
 /// A plain-device copy of a decoder-only model for sampling and greedy evaluation; build
@@ -16,8 +18,8 @@ pub struct DecodeModel {
     embed: Tensor<2>,
     layers: Vec<DecodeLayer>,
     norm: RmsNorm,
-    /// `[vocab, d_model]`: the embedding itself when tied.
-    head: Tensor<2>,
+    /// `d_model → vocab`: the embedding itself when tied.
+    head: Projection,
     rope: RotaryEncoding,
     heads: HeadShape,
     max_seq_len: usize,
@@ -44,17 +46,67 @@ pub struct DecoderParts<'a> {
 }
 
 impl DecodeModel {
-    /// Copies the weights of `parts` into the decoding layout.
+    /// Copies the weights of `parts` into the decoding layout. A frozen weight whose `f32`
+    /// values are exactly those of a ggml block format (`Q4_1`, `Q8_0`: every model read
+    /// from such a GGUF file) is also kept in that format, its LoRA adapter unmerged, and
+    /// multiplied on the host for up to 32 rows at a time: decoding a few rows is bound by
+    /// the bytes of weights read, and these are 3–5× fewer (SmolLM2: 115 MB instead of
+    /// 538 MB). Wider inputs (a long prefill) use the model's own `f32` weights. Every other
+    /// weight is copied in `f32`, adapters merged.
     pub fn new(parts: DecoderParts<'_>) -> Self {
+        Self::build(parts, Some(&PackedCache::default()))
+    }
+
+    /// [`DecodeModel::new`], taking the packed weights from `cache` where it holds them and
+    /// leaving there those it packs, so that the next decode model of the same frozen
+    /// weights does not pack them again (a trainer builds one every step).
+    pub fn with_cache(parts: DecoderParts<'_>, cache: &PackedCache) -> Self {
+        Self::build(parts, Some(cache))
+    }
+
+    /// [`DecodeModel::new`] with every weight in `f32` (adapters merged), for comparison.
+    pub fn new_dense(parts: DecoderParts<'_>) -> Self {
+        Self::build(parts, None)
+    }
+
+    /// Bytes of projection and head weights a decode step reads (adapter factors
+    /// included; the embedding rows a step looks up are not counted).
+    pub fn weight_bytes(&self) -> usize {
+        let layers: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.projections())
+            .map(Projection::byte_len)
+            .sum();
+        layers + self.head.byte_len()
+    }
+
+    fn build(parts: DecoderParts<'_>, pack: Option<&PackedCache>) -> Self {
+        if let Some(cache) = pack {
+            cache.start_build();
+        }
+        let model = Self::build_with(parts, pack);
+        if let Some(cache) = pack {
+            cache.finish_build();
+        }
+        model
+    }
+
+    fn build_with(parts: DecoderParts<'_>, pack: Option<&PackedCache>) -> Self {
         let [n_heads, n_kv_heads, head_dim] = parts.heads;
         let embed = parts.embed.weight.val();
+        let head = match parts.lm_head {
+            Some(head) => Projection::new(&[head], pack),
+            None => Projection::from_out_in(embed.clone(), pack),
+        };
         Self {
-            head: match parts.lm_head {
-                Some(head) => out_in(head.weight.val()),
-                None => embed.clone(),
-            },
+            head,
             embed,
-            layers: parts.blocks.iter().map(DecodeLayer::new).collect(),
+            layers: parts
+                .blocks
+                .iter()
+                .map(|b| DecodeLayer::new(b, pack))
+                .collect(),
             norm: parts.norm.clone(),
             rope: parts.rope.clone(),
             heads: HeadShape {

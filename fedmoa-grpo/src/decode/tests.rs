@@ -5,7 +5,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::model::{LlamaConfig, LoraConfig, LoraTarget};
+use crate::decode::packed_matrix::PackedFormat;
+use crate::decode::packed_matrix::tests::block_values;
+use crate::model::{LlamaConfig, LoraConfig, LoraTarget, load_param_set, to_param_set};
 use crate::sampling::{Sampler, SamplingConfig};
 use crate::{Llama, Policy};
 
@@ -51,6 +53,99 @@ fn tiny_llama(tie_embeddings: bool, seed: u64) -> Llama {
     randomise(base.with_lora(&lora).unwrap(), 0.3)
 }
 
+/// A tiny Llama (every input width a multiple of 32) whose projections hold `Q4_1` block
+/// values and whose embedding holds `Q8_0` ones, as a model read from a quantised GGUF
+/// file does, with non-zero LoRA factors on three projections.
+fn block_valued_llama(tie_embeddings: bool, seed: u64) -> Llama {
+    let dev = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let config = LlamaConfig {
+        d_model: 32,
+        head_dim: 8,
+        d_hidden: 64,
+        ..config(tie_embeddings)
+    };
+    let model = Llama::init(&config, seed, &dev).unwrap();
+    let mut params = to_param_set(&model, &|_| true).unwrap();
+    for (name, t) in params.iter_mut() {
+        let &[rows, cols] = t.shape() else { continue };
+        if name == "embed.weight" {
+            block_values(PackedFormat::Q8_0, t.data_mut(), &mut rng);
+        } else {
+            // A `Linear` weight is `[in, out]`; its blocks run along `in`.
+            let mut out_in = vec![0.0; rows * cols];
+            block_values(PackedFormat::Q4_1, &mut out_in, &mut rng);
+            for (o, row) in out_in.chunks_exact(rows).enumerate() {
+                for (i, &v) in row.iter().enumerate() {
+                    t.data_mut()[i * cols + o] = v;
+                }
+            }
+        }
+    }
+    let base = load_param_set(model, &params, &|_| true).unwrap();
+    let lora = LoraConfig {
+        rank: 2,
+        alpha: 4.0,
+        targets: vec![LoraTarget::Q, LoraTarget::V, LoraTarget::Down],
+        seed,
+    };
+    let mut adapted = base.with_lora(&lora).unwrap();
+    let mut params = adapted.to_param_set().unwrap();
+    for (_, t) in params.iter_mut() {
+        for v in t.data_mut() {
+            *v = 0.3 * rng.random_range(-1.0..1.0);
+        }
+    }
+    adapted = adapted.load_param_set(&params).unwrap();
+    adapted
+}
+
+/// Both kinds of tiny Llama: `f32` weights (a dense decode model) and block values (a
+/// packed one).
+fn both_llamas(tie_embeddings: bool, seed: u64) -> [Llama; 2] {
+    [
+        tiny_llama(tie_embeddings, seed),
+        block_valued_llama(tie_embeddings, seed),
+    ]
+}
+
+#[test]
+fn block_valued_weights_are_packed_and_others_stay_dense() {
+    for tied in [true, false] {
+        let [dense, blocks] = both_llamas(tied, 7);
+        let dense_model = dense.decode_model().unwrap();
+        assert_eq!(
+            dense_model.weight_bytes(),
+            dense.dense_decode_model().weight_bytes()
+        );
+        let packed = blocks.decode_model().unwrap().weight_bytes();
+        let unpacked = blocks.dense_decode_model().weight_bytes();
+        // 40 bytes per 32 `Q4_1` values and 36 per 32 `Q8_0` ones, against 128, plus the
+        // adapters' factors.
+        assert!(2 * packed < unpacked, "tied {tied}: {packed} of {unpacked}");
+    }
+}
+
+#[test]
+fn a_wide_prefill_of_a_packed_model_takes_the_f32_weights_and_matches_the_policy() {
+    // 2 rows × 20 tokens = 40 rows: more than a packed projection multiplies on the host.
+    let dev = Device::flex();
+    let policy = block_valued_llama(false, 9);
+    let fast = policy.decode_model().unwrap();
+    let plain = policy.inference_copy();
+    let row = |first: i64| (first..first + 20).map(|t| t % 24).collect::<Vec<_>>();
+    let prompt = ids(&[&row(1), &row(6)], &dev);
+    let (mut c_fast, mut c_plain) = (fast.new_cache(), Decode::new_cache(&plain));
+    let a = fast.last_logits(prompt.clone(), &[0, 0], &mut c_fast);
+    let b = plain.last_logits(prompt, &[0, 0], &mut c_plain);
+    let scale = b.clone().abs().max().into_scalar::<f32>();
+    assert!(max_abs_diff(a, b) < 1e-4 * scale.max(1.0));
+    let next = ids(&[&[3], &[4]], &dev);
+    let a = fast.last_logits(next.clone(), &[], &mut c_fast);
+    let b = plain.last_logits(next, &[], &mut c_plain);
+    assert!(max_abs_diff(a, b) < 1e-4 * scale.max(1.0));
+}
+
 fn ids(rows: &[&[i64]], dev: &Device) -> Tensor<2, Int> {
     let t = rows[0].len();
     let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
@@ -64,8 +159,10 @@ fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
 #[test]
 fn decode_model_logits_match_the_policy_through_prefill_repeat_and_steps() {
     let dev = Device::flex();
-    for tied in [true, false] {
-        let policy = tiny_llama(tied, 3);
+    for (tied, policy) in [true, false]
+        .into_iter()
+        .flat_map(|tied| both_llamas(tied, 3).map(|p| (tied, p)))
+    {
         let fast = policy.decode_model().unwrap();
         let plain = policy.inference_copy();
         // Row 1 is left-padded by two tokens (pad id 0).
@@ -97,23 +194,29 @@ fn decode_model_logits_match_the_policy_through_prefill_repeat_and_steps() {
 fn a_multi_column_continuation_matches_the_policy() {
     // Several new columns after the prefill take the masked, causal path.
     let dev = Device::flex();
-    let policy = tiny_llama(true, 5);
-    let fast = policy.decode_model().unwrap();
-    let plain = policy.inference_copy();
-    let (mut c_fast, mut c_plain) = (fast.new_cache(), Decode::new_cache(&plain));
-    let prompt = ids(&[&[0, 2, 3], &[4, 5, 6]], &dev);
-    let _ = fast.last_logits(prompt.clone(), &[1, 0], &mut c_fast);
-    let _ = plain.last_logits(prompt, &[1, 0], &mut c_plain);
-    let more = ids(&[&[7, 8, 9], &[10, 11, 12]], &dev);
-    let a = fast.last_logits(more.clone(), &[], &mut c_fast);
-    let b = plain.last_logits(more, &[], &mut c_plain);
-    assert!(max_abs_diff(a, b) < 1e-4);
+    for policy in both_llamas(true, 5) {
+        let fast = policy.decode_model().unwrap();
+        let plain = policy.inference_copy();
+        let (mut c_fast, mut c_plain) = (fast.new_cache(), Decode::new_cache(&plain));
+        let prompt = ids(&[&[0, 2, 3], &[4, 5, 6]], &dev);
+        let _ = fast.last_logits(prompt.clone(), &[1, 0], &mut c_fast);
+        let _ = plain.last_logits(prompt, &[1, 0], &mut c_plain);
+        let more = ids(&[&[7, 8, 9], &[10, 11, 12]], &dev);
+        let a = fast.last_logits(more.clone(), &[], &mut c_fast);
+        let b = plain.last_logits(more, &[], &mut c_plain);
+        assert!(max_abs_diff(a, b) < 1e-4);
+    }
 }
 
 #[test]
 fn sampling_through_the_decode_model_gives_the_policys_tokens() {
     let dev = Device::flex();
-    let policy = tiny_llama(false, 11);
+    for policy in both_llamas(false, 11) {
+        sample_alike(&policy, &dev);
+    }
+}
+
+fn sample_alike(policy: &Llama, dev: &Device) {
     let fast = policy.decode_model().unwrap();
     let plain = policy.inference_copy();
     let prompts = vec![vec![3, 4, 5, 6], vec![7, 8], vec![9, 10, 11]];
@@ -127,10 +230,10 @@ fn sampling_through_the_decode_model_gives_the_policys_tokens() {
     let mut distinct = std::collections::BTreeSet::new();
     for seed in 0..4 {
         let a = Sampler::new(seed)
-            .generate(&fast, &prompts, &config, 1, 0, &dev)
+            .generate(&fast, &prompts, &config, 1, 0, dev)
             .unwrap();
         let b = Sampler::new(seed)
-            .generate(&plain, &prompts, &config, 1, 0, &dev)
+            .generate(&plain, &prompts, &config, 1, 0, dev)
             .unwrap();
         assert_eq!(a, b, "seed {seed}");
         distinct.extend(a.into_iter().map(|c| c.tokens));
@@ -140,4 +243,33 @@ fn sampling_through_the_decode_model_gives_the_policys_tokens() {
         "the draws should differ: {}",
         distinct.len()
     );
+}
+
+#[test]
+fn the_next_decode_model_sees_changed_adapters_and_base_weights() {
+    // The packed frozen weights are kept between decode models; what changed must not be.
+    let dev = Device::flex();
+    let mut policy = block_valued_llama(true, 13);
+    let prompt = ids(&[&[3, 4, 5, 6], &[7, 8, 9, 10]], &dev);
+    let logits = |decoder: &dyn Decode| {
+        decoder.last_logits(prompt.clone(), &[0, 0], &mut decoder.new_cache())
+    };
+    let first = logits(&policy.decode_model().unwrap());
+    // New adapter factors: the next decode model follows them.
+    let mut params = policy.to_param_set().unwrap();
+    for (_, t) in params.iter_mut() {
+        for v in t.data_mut() {
+            *v = -0.5 * *v + 0.05;
+        }
+    }
+    policy = policy.load_param_set(&params).unwrap();
+    let second = policy.decode_model().unwrap();
+    assert!(max_abs_diff(first, logits(&second)) > 1e-2);
+    assert!(max_abs_diff(logits(&second), logits(&policy.inference_copy())) < 1e-4);
+    // New base weights (the adapters merged in): no longer block values, so dense, and
+    // still the policy's function.
+    let merged = policy.inference_copy();
+    let dense = merged.decode_model().unwrap();
+    assert!(dense.weight_bytes() > second.weight_bytes());
+    assert!(max_abs_diff(logits(&dense), logits(&merged)) < 1e-4);
 }

@@ -235,5 +235,6 @@ pub(crate) fn build(
         rope: rotary_encoding(c.max_seq_len, c.head_dim, c.rope_theta, device),
         config: c.clone(),
         lora: None,
+        packed_cache: Default::default(),
     })
 }

@@ -10,7 +10,7 @@ use burn::nn::{Embedding, Linear, RmsNorm, RotaryEncoding};
 use burn::prelude::*;
 
 use super::{LlamaConfig, LoraConfig};
-use crate::decode::{DecodeModel, DecoderParts};
+use crate::decode::{DecodeModel, DecoderParts, PackedCache};
 use crate::layers::{DecoderBlock, KvCache, run_blocks};
 use crate::model::Policy;
 
@@ -32,6 +32,9 @@ pub struct Llama {
     pub(super) config: LlamaConfig,
     #[module(skip)]
     pub(super) lora: Option<LoraConfig>,
+    /// Packed frozen weights shared by the decode models of this model and its copies.
+    #[module(skip)]
+    pub(super) packed_cache: PackedCache,
 }
 
 impl Llama {
@@ -43,6 +46,29 @@ impl Llama {
     /// The LoRA adapters' configuration, when [`Llama::with_lora`] attached them.
     pub fn lora(&self) -> Option<&LoraConfig> {
         self.lora.as_ref()
+    }
+
+    /// [`Policy::decode_model`] with every weight in `f32` and the adapters merged
+    /// ([`DecodeModel::new_dense`]): the layout before packed weights, for comparisons.
+    pub fn dense_decode_model(&self) -> DecodeModel {
+        self.decode_model_with(DecodeModel::new_dense)
+    }
+
+    fn decode_model_with(
+        &self,
+        build: impl FnOnce(DecoderParts<'_>) -> DecodeModel,
+    ) -> DecodeModel {
+        let plain = self.valid();
+        let c = &plain.config;
+        build(DecoderParts {
+            embed: &plain.embed,
+            blocks: &plain.blocks,
+            norm: &plain.norm,
+            lm_head: plain.lm_head.as_ref(),
+            rope: &plain.rope,
+            heads: [c.n_heads, c.n_kv_heads, c.head_dim],
+            max_seq_len: c.max_seq_len,
+        })
     }
 
     /// Final hidden states (after the last norm).
@@ -105,21 +131,13 @@ impl Policy for Llama {
         }
     }
 
-    /// The weights, adapters merged, in the decoding layout (fused, `[out, in]`
-    /// projections). Each projection is merged on its own while it is copied, so no dense
-    /// merged model is built on the way.
+    /// The weights in the decoding layout (fused, `[out, in]` projections). Frozen weights
+    /// read from a quantised GGUF file stay in their block format with the adapters
+    /// unmerged ([`DecodeModel::new`]), packed once for this model and its copies (they
+    /// share a [`PackedCache`]); other weights are copied with each adapter merged on its
+    /// own, so no dense merged model is built on the way.
     fn decode_model(&self) -> Option<DecodeModel> {
-        let plain = self.valid();
-        let c = &plain.config;
-        Some(DecodeModel::new(DecoderParts {
-            embed: &plain.embed,
-            blocks: &plain.blocks,
-            norm: &plain.norm,
-            lm_head: plain.lm_head.as_ref(),
-            rope: &plain.rope,
-            heads: [c.n_heads, c.n_kv_heads, c.head_dim],
-            max_seq_len: c.max_seq_len,
-        }))
+        Some(self.decode_model_with(|parts| DecodeModel::with_cache(parts, &self.packed_cache)))
     }
 
     /// The unmerged plain-device model: the base weights are shared, the adapters copied.

@@ -1,0 +1,503 @@
+//! [`PackedProjection`]: a decode step's projection over packed frozen weights, with LoRA
+//! adapters kept unmerged, computed on the host.
+//!
+//! The weights of 16 consecutive outputs are stored side by side ([`PackedMatrix`]), so one
+//! vector instruction unpacks a code for each of them and multiplies it with a broadcast
+//! input; the weights stream from memory once per call in their packed size. The code is
+//! written with [`pulp`]'s portable vector types and run under [`pulp::Arch::dispatch`],
+//! which compiles it for AVX2 (and AVX-512 with the `x86-v4` feature) and picks the widest
+//! the CPU has at run time, without `unsafe` code.
+
+use burn::nn::Linear;
+use burn::prelude::*;
+use pulp::{Arch, Simd, WithSimd};
+use rayon::prelude::*;
+
+use std::sync::Arc;
+
+use super::packed_cache::{Fingerprint, PackedCache};
+use super::packed_matrix::{BLOCK, GROUP, PackedFormat, PackedMatrix};
+
+/// Outputs computed per parallel task (a multiple of [`GROUP`]).
+const TASK_OUTPUTS: usize = 2 * GROUP;
+
+/// `x·W` for one or more projections of the same input, their outputs side by side
+/// (`q|k|v`, `gate|up`), each `W = W₀ + s·A·B` with `W₀` packed and `A`, `B` kept apart.
+#[derive(Debug, Clone)]
+pub(super) struct PackedProjection {
+    parts: Vec<PackedPart>,
+    inputs: usize,
+    outputs: usize,
+}
+
+/// One projection: its packed frozen weight and its adapter.
+#[derive(Debug, Clone)]
+struct PackedPart {
+    /// `W₀` as `[out, in]`.
+    base: Arc<PackedMatrix>,
+    adapter: Option<HostAdapter>,
+}
+
+/// A LoRA adapter's factors on the host.
+#[derive(Debug, Clone)]
+struct HostAdapter {
+    /// `A`, `[in, rank]`.
+    a: Vec<f32>,
+    /// `B`, `[rank, out]` with `out` padded to whole groups of outputs with zeros.
+    b: Vec<f32>,
+    rank: usize,
+    scale: f32,
+}
+
+impl PackedProjection {
+    /// Packs the frozen weights of `layers` (each `[in, out]`, the same `in`), or finds
+    /// them in `cache`; `None` when one of them is not exactly a block format's values
+    /// ([`PackedMatrix::pack_exact`]) or carries a bias.
+    pub fn from_linears(layers: &[&Linear], cache: &PackedCache) -> Option<Self> {
+        let parts = layers
+            .iter()
+            .map(|layer| PackedPart::from_linear(layer, cache))
+            .collect::<Option<Vec<_>>>()?;
+        let inputs = parts.first()?.base.cols();
+        if parts.iter().any(|p| p.base.cols() != inputs) {
+            return None;
+        }
+        let outputs = parts.iter().map(|p| p.base.rows()).sum();
+        Some(Self {
+            parts,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Packs a weight already laid out `[out, in]` (a tied embedding used as the head), or
+    /// finds it in `cache`.
+    pub fn from_out_in(weight: &Tensor<2>, cache: &PackedCache) -> Option<Self> {
+        let [outputs, inputs] = weight.dims();
+        let data = weight.clone().into_data();
+        let values = data.as_slice::<f32>().ok()?;
+        let key = Fingerprint::of(values, outputs, inputs, false);
+        let base = cache.get_or_pack(key, || {
+            PackedMatrix::pack_exact(outputs, inputs, |rows, buffer| {
+                buffer.copy_from_slice(&values[rows.start * inputs..rows.end * inputs]);
+            })
+        })?;
+        Some(Self {
+            parts: vec![PackedPart {
+                base,
+                adapter: None,
+            }],
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Bytes of packed weights and adapter factors.
+    pub fn byte_len(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| {
+                p.base.byte_len()
+                    + p.adapter
+                        .as_ref()
+                        .map_or(0, |a| 4 * (a.a.len() + a.b.len()))
+            })
+            .sum()
+    }
+
+    /// `x·W` for every part, side by side.
+    ///
+    /// # Shapes
+    /// `x: [M, in]` → `[M, out]` (`out` summed over the parts).
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [m, _] = x.dims();
+        let device = x.device();
+        let x: Vec<f32> = x.into_data().iter::<f32>().collect();
+        // Output-major while computing, so that each task owns a contiguous slice.
+        let mut by_output = vec![0.0f32; self.outputs * m];
+        let mut rest = by_output.as_mut_slice();
+        for part in &self.parts {
+            let (mine, tail) = rest.split_at_mut(part.base.rows() * m);
+            rest = tail;
+            let low = part.adapter.as_ref().map(|adapter| {
+                Arch::new().dispatch(DownKernel {
+                    adapter,
+                    x: &x,
+                    inputs: self.inputs,
+                })
+            });
+            mine.par_chunks_mut(TASK_OUTPUTS * m)
+                .enumerate()
+                .for_each(|(task, out)| {
+                    let first = task * TASK_OUTPUTS;
+                    Arch::new().dispatch(OutputsKernel {
+                        part,
+                        first,
+                        out,
+                        x: &x,
+                        low: low.as_deref(),
+                    });
+                });
+        }
+        let mut out = vec![0.0f32; m * self.outputs];
+        for (o, column) in by_output.chunks_exact(m).enumerate() {
+            for (r, &v) in column.iter().enumerate() {
+                out[r * self.outputs + o] = v;
+            }
+        }
+        Tensor::from_data(TensorData::new(out, [m, self.outputs]), &device)
+    }
+}
+
+impl PackedPart {
+    fn from_linear(layer: &Linear, cache: &PackedCache) -> Option<Self> {
+        if layer.bias.is_some() {
+            return None;
+        }
+        let weight = match layer.weight.adapter() {
+            Some(_) => layer.weight.base(),
+            None => layer.weight.val(),
+        };
+        let [inputs, outputs] = weight.dims();
+        let data = weight.into_data();
+        let values = data.as_slice::<f32>().ok()?;
+        // Rows of `[out, in]` are columns of the `[in, out]` weight: copy a chunk of
+        // columns input by input, reading each input's stretch contiguously.
+        let key = Fingerprint::of(values, outputs, inputs, true);
+        let base = cache.get_or_pack(key, || {
+            PackedMatrix::pack_exact(outputs, inputs, |rows, buffer| {
+                for i in 0..inputs {
+                    let stretch = &values[i * outputs + rows.start..i * outputs + rows.end];
+                    for (k, &v) in stretch.iter().enumerate() {
+                        buffer[k * inputs + i] = v;
+                    }
+                }
+            })
+        })?;
+        let adapter = match layer.weight.adapter() {
+            Some(adapter) => Some(HostAdapter::new(
+                adapter.a.val(),
+                adapter.b.val(),
+                adapter.scale as f32,
+            )?),
+            None => None,
+        };
+        Some(Self { base, adapter })
+    }
+}
+
+/// The outputs `first..first + out.len() / M` of `part` for the `M` rows of `x`, written
+/// output-major into `out`; `low` is `x·A` (`[M, rank]`) when there is an adapter.
+/// `first` is a multiple of [`GROUP`].
+struct OutputsKernel<'a> {
+    part: &'a PackedPart,
+    first: usize,
+    out: &'a mut [f32],
+    x: &'a [f32],
+    low: Option<&'a [f32]>,
+}
+
+impl WithSimd for OutputsKernel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Self {
+            part,
+            first,
+            out,
+            x,
+            low,
+        } = self;
+        let base = &part.base;
+        let m = x.len() / base.cols();
+        for (g, out) in (first / GROUP..).zip(out.chunks_mut(GROUP * m)) {
+            let mut r = 0;
+            while r < m {
+                let rows = if m - r >= ROW_GROUP { ROW_GROUP } else { 1 };
+                let mut store = |sums: &[[f32; GROUP]]| {
+                    for (lane, column) in out.chunks_exact_mut(m).enumerate() {
+                        for (j, sums) in sums.iter().enumerate() {
+                            column[r + j] = sums[lane];
+                        }
+                    }
+                };
+                let lora = part.adapter.as_ref().zip(low);
+                match (base.format(), rows) {
+                    (PackedFormat::Q4_1, ROW_GROUP) => {
+                        store(&group_dots::<S, ROW_GROUP, 4>(simd, base, lora, g, x, r))
+                    }
+                    (PackedFormat::Q4_1, _) => {
+                        store(&group_dots::<S, 1, 4>(simd, base, lora, g, x, r))
+                    }
+                    (PackedFormat::Q8_0, ROW_GROUP) => {
+                        store(&group_dots::<S, ROW_GROUP, 8>(simd, base, lora, g, x, r))
+                    }
+                    (PackedFormat::Q8_0, _) => {
+                        store(&group_dots::<S, 1, 8>(simd, base, lora, g, x, r))
+                    }
+                }
+                r += rows;
+            }
+        }
+    }
+}
+
+/// Rows of `x` whose products with a group's weights run together, sharing the unpacking.
+const ROW_GROUP: usize = 4;
+
+/// The [`GROUP`] outputs of group `g` for rows `first..first + R` of `x` (row-major,
+/// `cols` per row), with codes of `BITS` bits: `[R][GROUP]`; with `lora`, an adapter and
+/// `s·x·A` (`[M, rank]`), the adapter's `s·(x·A)·B` is added.
+///
+/// Each code is widened to a float exactly (its bits under the exponent of 2²³, minus
+/// 2²³ and the code offset) and scaled as the dequantiser does (`q·d + m`, unfused);
+/// the lanes of a vector are consecutive outputs, so a row's input is broadcast.
+#[inline(always)]
+fn group_dots<S: Simd, const R: usize, const BITS: u32>(
+    simd: S,
+    base: &PackedMatrix,
+    lora: Option<(&HostAdapter, &[f32])>,
+    g: usize,
+    x: &[f32],
+    first: usize,
+) -> [[f32; GROUP]; R] {
+    let cols = base.cols();
+    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
+    let vectors = GROUP / lanes;
+    let per_word = 32 / BITS as usize;
+    let words_per_block = BLOCK / per_word;
+    let (scales, mins, words) = base.group(g);
+    let (scales, _) = S::as_simd_f32s(scales);
+    let (mins, _) = S::as_simd_f32s(mins);
+    let (words, _) = S::as_simd_u32s(words);
+    let mask = simd.splat_u32s((1 << BITS) - 1);
+    let magic = simd.splat_u32s(0x4b00_0000);
+    let offset = match BITS {
+        4 => PackedFormat::Q4_1.code_offset(),
+        _ => PackedFormat::Q8_0.code_offset(),
+    };
+    let bias = simd.splat_f32s(8_388_608.0 + offset as f32);
+    let zero = simd.splat_f32s(0.0);
+    let mut acc = [[zero; GROUP]; R];
+    let rows: [&[f32]; R] =
+        core::array::from_fn(|j| &x[(first + j) * cols..(first + j + 1) * cols]);
+    for b in 0..cols / BLOCK {
+        for w in 0..words_per_block {
+            for k in 0..per_word {
+                let shift = simd.splat_u32s(k as u32 * BITS);
+                let i = b * BLOCK + w * per_word + k;
+                let xs: [S::f32s; R] = core::array::from_fn(|j| simd.splat_f32s(rows[j][i]));
+                for v in 0..vectors {
+                    let word = words[(b * words_per_block + w) * vectors + v];
+                    let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), mask);
+                    let q =
+                        simd.sub_f32s(simd.transmute_f32s_u32s(simd.or_u32s(code, magic)), bias);
+                    let weight = simd.add_f32s(
+                        simd.mul_f32s(q, scales[b * vectors + v]),
+                        mins[b * vectors + v],
+                    );
+                    for j in 0..R {
+                        acc[j][v] = simd.mul_add_e_f32s(weight, xs[j], acc[j][v]);
+                    }
+                }
+            }
+        }
+    }
+    if let Some((adapter, low)) = lora {
+        let padded = adapter.b.len() / adapter.rank;
+        for k in 0..adapter.rank {
+            let start = k * padded + g * GROUP;
+            let (b, _) = S::as_simd_f32s(&adapter.b[start..start + GROUP]);
+            let ls: [S::f32s; R] =
+                core::array::from_fn(|j| simd.splat_f32s(low[(first + j) * adapter.rank + k]));
+            for v in 0..vectors {
+                for j in 0..R {
+                    acc[j][v] = simd.mul_add_e_f32s(b[v], ls[j], acc[j][v]);
+                }
+            }
+        }
+    }
+    let mut sums = [[0.0f32; GROUP]; R];
+    for j in 0..R {
+        let (out, _) = S::as_mut_simd_f32s(&mut sums[j]);
+        for (out, &acc) in out.iter_mut().zip(&acc[j]) {
+            *out = acc;
+        }
+    }
+    sums
+}
+
+impl HostAdapter {
+    /// The factors `a: [in, rank]` and `b: [rank, out]`.
+    fn new(a: Tensor<2>, b: Tensor<2>, scale: f32) -> Option<Self> {
+        let [_, rank] = a.dims();
+        let [_, outputs] = b.dims();
+        let a: Vec<f32> = a.into_data().iter::<f32>().collect();
+        let b: Vec<f32> = b.into_data().iter::<f32>().collect();
+        let padded = outputs.div_ceil(GROUP) * GROUP;
+        let mut b_padded = vec![0.0; rank * padded];
+        for (row, padded_row) in b
+            .chunks_exact(outputs)
+            .zip(b_padded.chunks_exact_mut(padded))
+        {
+            padded_row[..outputs].copy_from_slice(row);
+        }
+        (rank > 0).then_some(Self {
+            a,
+            b: b_padded,
+            rank,
+            scale,
+        })
+    }
+}
+
+/// `s·x·A` (`[M, rank]`) for the `M` rows of `x`, each a sum over the inputs of an input
+/// times a row of `A`.
+struct DownKernel<'a> {
+    adapter: &'a HostAdapter,
+    x: &'a [f32],
+    inputs: usize,
+}
+
+impl WithSimd for DownKernel<'_> {
+    type Output = Vec<f32>;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> Vec<f32> {
+        let Self { adapter, x, inputs } = self;
+        let rank = adapter.rank;
+        let mut low = vec![0.0f32; x.len() / inputs * rank];
+        for (row, low) in x.chunks_exact(inputs).zip(low.chunks_exact_mut(rank)) {
+            let (low_v, low_tail) = S::as_mut_simd_f32s(low);
+            for (&xi, a) in row.iter().zip(adapter.a.chunks_exact(rank)) {
+                let (a_v, a_tail) = S::as_simd_f32s(a);
+                let xs = simd.splat_f32s(xi);
+                for (l, &a) in low_v.iter_mut().zip(a_v) {
+                    *l = simd.mul_add_e_f32s(xs, a, *l);
+                }
+                for (l, &a) in low_tail.iter_mut().zip(a_tail) {
+                    *l += xi * a;
+                }
+            }
+            for l in low.iter_mut() {
+                *l *= adapter.scale;
+            }
+        }
+        low
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Lora;
+    use burn::nn::LinearConfig;
+    use burn::tensor::Distribution;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::decode::packed_matrix::PackedFormat;
+    use crate::decode::packed_matrix::tests::block_values;
+    use crate::layers::linear;
+    use crate::model::{load_param_set, to_param_set};
+
+    /// An `inputs → outputs` projection whose weight columns (the `[out, in]` rows) are
+    /// blocks of `format`, with a rank-3 adapter of non-zero factors when `adapted`.
+    fn block_linear(
+        inputs: usize,
+        outputs: usize,
+        format: PackedFormat,
+        adapted: bool,
+        seed: u64,
+    ) -> Linear {
+        let dev = Device::flex();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut lin = LinearConfig::new(inputs, outputs)
+            .with_bias(false)
+            .init(&dev);
+        let mut params = to_param_set(&lin, &|_| true).unwrap();
+        for (_, t) in params.iter_mut() {
+            // Fill `[out, in]`, then store it transposed as Burn's `[in, out]`.
+            let mut rows = vec![0.0; inputs * outputs];
+            block_values(format, &mut rows, &mut rng);
+            for (o, row) in rows.chunks_exact(inputs).enumerate() {
+                for (i, &v) in row.iter().enumerate() {
+                    t.data_mut()[i * outputs + o] = v;
+                }
+            }
+        }
+        lin = load_param_set(lin, &params, &|_| true).unwrap();
+        if adapted {
+            lin = lin.apply_lora(Lora::new(3, 6.0));
+            let is_lora = |p: &str| p.contains(".lora.");
+            let mut params = to_param_set(&lin, &is_lora).unwrap();
+            let mut next = 0.0f32;
+            for (_, t) in params.iter_mut() {
+                for v in t.data_mut() {
+                    next += 0.61;
+                    *v = 0.2 * next.sin();
+                }
+            }
+            lin = load_param_set(lin, &params, &is_lora).unwrap();
+        }
+        lin
+    }
+
+    fn max_abs<const D: usize>(t: Tensor<D>) -> f32 {
+        t.abs().max().into_scalar()
+    }
+
+    #[test]
+    fn packed_projections_compute_the_dense_ones() {
+        let dev = Device::flex();
+        // Input width 72: vector parts and a scalar tail on every instruction set.
+        let q = block_linear(96, 40, PackedFormat::Q4_1, true, 1);
+        let k = block_linear(96, 24, PackedFormat::Q8_0, false, 2);
+        let v = block_linear(96, 72, PackedFormat::Q4_1, false, 3);
+        let packed =
+            PackedProjection::from_linears(&[&q, &k, &v], &PackedCache::default()).unwrap();
+        assert_eq!(packed.outputs, 136);
+        // One row (a decode step at batch 1), groups of four and a remainder, and more
+        // rows than outputs per task.
+        for m in [1, 6, 70] {
+            let x = Tensor::<2>::random([m, 96], Distribution::Uniform(-1.0, 1.0), &dev);
+            let dense = Tensor::cat(
+                vec![
+                    linear(&q, x.clone()),
+                    linear(&k, x.clone()),
+                    linear(&v, x.clone()),
+                ],
+                1,
+            );
+            let ours = packed.forward(x);
+            assert_eq!(ours.dims(), [m, 136]);
+            let scale = max_abs(dense.clone());
+            let d = max_abs(ours - dense);
+            assert!(scale > 0.5 && d < 1e-5 * scale, "m = {m}: {d} of {scale}");
+        }
+        // The adapter counts: without it the output differs.
+        let bare = block_linear(96, 40, PackedFormat::Q4_1, false, 1);
+        let bare = PackedProjection::from_linears(&[&bare], &PackedCache::default()).unwrap();
+        let x = Tensor::<2>::random([2, 96], Distribution::Uniform(-1.0, 1.0), &dev);
+        let d = max_abs(bare.forward(x.clone()) - linear(&q, x));
+        assert!(d > 1e-2, "{d}");
+    }
+
+    #[test]
+    fn weights_that_are_not_block_values_or_have_a_bias_stay_dense() {
+        let dev = Device::flex();
+        let cache = PackedCache::default();
+        let random = LinearConfig::new(64, 8).with_bias(false).init(&dev);
+        assert!(PackedProjection::from_linears(&[&random], &cache).is_none());
+        let block = block_linear(64, 8, PackedFormat::Q4_1, false, 4);
+        assert!(PackedProjection::from_linears(&[&block], &cache).is_some());
+        assert!(PackedProjection::from_linears(&[&block, &random], &cache).is_none());
+        let mut biased = LinearConfig::new(64, 8).init(&dev);
+        biased.weight = block.weight.clone();
+        assert!(PackedProjection::from_linears(&[&biased], &cache).is_none());
+        // Different input widths cannot share the input rows.
+        let narrow = block_linear(32, 8, PackedFormat::Q4_1, false, 5);
+        assert!(PackedProjection::from_linears(&[&block, &narrow], &cache).is_none());
+    }
+}
