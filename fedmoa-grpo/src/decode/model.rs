@@ -52,7 +52,7 @@ impl DecodeModel {
     /// multiplied on the host for up to 32 rows at a time: decoding a few rows is bound by
     /// the bytes of weights read, and these are 3–5× fewer (SmolLM2: 115 MB instead of
     /// 538 MB). Wider inputs (a long prefill) use the model's own `f32` weights. Every other
-    /// weight is copied in `f32`, adapters merged.
+    /// weight, and every weight of a model on a GPU, is copied in `f32`, adapters merged.
     pub fn new(parts: DecoderParts<'_>) -> Self {
         Self::build(parts, Some(&PackedCache::default()))
     }
@@ -82,6 +82,10 @@ impl DecodeModel {
     }
 
     fn build(parts: DecoderParts<'_>, pack: Option<&PackedCache>) -> Self {
+        // The packed weights are multiplied on the host: on a GPU they would move there
+        // and back every step, so a GPU decode model stays in `f32`.
+        let on_host = parts.embed.weight.val().device().inner() == Device::flex();
+        let pack = pack.filter(|_| on_host);
         if let Some(cache) = pack {
             cache.start_build();
         }
