@@ -16,6 +16,9 @@ use rayon::prelude::*;
 /// Values per block of both formats (ggml's `QK4_1` and `QK8_0`).
 pub(super) const BLOCK: usize = 32;
 
+/// The formats tried, in order.
+const FORMATS: [PackedFormat; 2] = [PackedFormat::Q4_1, PackedFormat::Q8_0];
+
 /// Rows packed per parallel task (a multiple of [`GROUP`]).
 const PACK_ROWS: usize = 4 * GROUP;
 
@@ -87,9 +90,17 @@ impl PackedMatrix {
         if rows == 0 || cols == 0 || !cols.is_multiple_of(BLOCK) {
             return None;
         }
-        [PackedFormat::Q4_1, PackedFormat::Q8_0]
+        FORMATS
             .into_iter()
             .find_map(|format| Self::pack_in(format, rows, cols, &fill))
+    }
+
+    /// Whether `values` are exactly the 32 values of a block of some format.
+    pub fn is_block(values: &[f32]) -> bool {
+        values.len() == BLOCK
+            && FORMATS
+                .into_iter()
+                .any(|format| pack_block(format, values).is_some())
     }
 
     /// [`Self::pack_exact`] in one format.

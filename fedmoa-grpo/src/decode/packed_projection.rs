@@ -74,6 +74,14 @@ impl PackedProjection {
     /// finds it in `cache`.
     pub fn from_out_in(weight: &Tensor<2>, cache: &PackedCache) -> Option<Self> {
         let [outputs, inputs] = weight.dims();
+        if !first_block_may_pack(
+            weight
+                .clone()
+                .narrow(0, 0, 1)
+                .narrow(1, 0, BLOCK.min(inputs)),
+        ) {
+            return None;
+        }
         let data = weight.clone().into_data();
         let values = data.as_slice::<f32>().ok()?;
         let key = Fingerprint::of(values, outputs, inputs, false);
@@ -149,6 +157,15 @@ impl PackedProjection {
     }
 }
 
+/// Whether the first block of a weight (its first output's first 32 inputs) is a block of
+/// some format: when it is not, the weight cannot pack, and neither its copy to the host
+/// nor its fingerprint is worth computing (a merged or safetensors model's decode model is
+/// built every step).
+fn first_block_may_pack<const D: usize>(block: Tensor<D>) -> bool {
+    let values: Vec<f32> = block.into_data().iter::<f32>().collect();
+    PackedMatrix::is_block(&values)
+}
+
 impl PackedPart {
     fn from_linear(layer: &Linear, cache: &PackedCache) -> Option<Self> {
         if layer.bias.is_some() {
@@ -159,6 +176,14 @@ impl PackedPart {
             None => layer.weight.val(),
         };
         let [inputs, outputs] = weight.dims();
+        if !first_block_may_pack(
+            weight
+                .clone()
+                .narrow(1, 0, 1)
+                .narrow(0, 0, BLOCK.min(inputs)),
+        ) {
+            return None;
+        }
         let data = weight.into_data();
         let values = data.as_slice::<f32>().ok()?;
         // Rows of `[out, in]` are columns of the `[in, out]` weight: copy a chunk of
@@ -273,11 +298,7 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
     let (words, _) = S::as_simd_u32s(words);
     let mask = simd.splat_u32s((1 << BITS) - 1);
     let magic = simd.splat_u32s(0x4b00_0000);
-    let offset = match BITS {
-        4 => PackedFormat::Q4_1.code_offset(),
-        _ => PackedFormat::Q8_0.code_offset(),
-    };
-    let bias = simd.splat_f32s(8_388_608.0 + offset as f32);
+    let bias = simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32);
     let zero = simd.splat_f32s(0.0);
     let mut acc = [[zero; GROUP]; R];
     let rows: [&[f32]; R] =
