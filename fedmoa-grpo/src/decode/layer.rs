@@ -5,6 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
 
 use super::packed_cache::PackedCache;
+use super::packed_projection::PackedProjection;
 use super::projection::Projection;
 use crate::layers::{DecoderBlock, LayerKv, attention_mask, causal_attention};
 
@@ -51,6 +52,21 @@ impl DecodeLayer {
     /// The layer's projections.
     pub fn projections(&self) -> [&Projection; 4] {
         [&self.qkv, &self.wo, &self.gate_up, &self.down]
+    }
+
+    /// The layer's projections when every one is packed: `qkv`, `wo`, `gate_up`, `down`.
+    pub fn packed_projections(&self) -> Option<[&PackedProjection; 4]> {
+        Some([
+            self.qkv.packed()?,
+            self.wo.packed()?,
+            self.gate_up.packed()?,
+            self.down.packed()?,
+        ])
+    }
+
+    /// The attention norm and the MLP norm.
+    pub fn norms(&self) -> [&RmsNorm; 2] {
+        [&self.attn_norm, &self.ffn_norm]
     }
 
     /// Runs the block over `T` new columns of `B` rows that start at column `start`,

@@ -12,6 +12,7 @@
 //! quantised GGUF file) stay in that format and are multiplied on the host, with LoRA
 //! adapters unmerged.
 
+mod host_step;
 mod layer;
 mod model;
 mod packed_cache;

@@ -4,6 +4,7 @@ use burn::nn::{Embedding, Linear, RmsNorm, RotaryEncoding};
 use burn::prelude::*;
 
 use super::Decode;
+use super::host_step::{HostDecoder, HostModel};
 use super::layer::{DecodeLayer, HeadShape, last_column_logits};
 use super::packed_cache::PackedCache;
 use super::projection::Projection;
@@ -23,6 +24,9 @@ pub struct DecodeModel {
     rope: RotaryEncoding,
     heads: HeadShape,
     max_seq_len: usize,
+    /// Set when every projection is packed: decode steps of one column then run on the
+    /// host ([`HostDecoder`]).
+    host: Option<HostDecoder>,
 }
 
 /// The parts of a decoder-only model a [`DecodeModel`] is built from, on a plain device;
@@ -81,6 +85,13 @@ impl DecodeModel {
         layers + self.head.byte_len()
     }
 
+    /// Whether a decode step of one new column (up to 32 rows) runs on the host, from
+    /// the embedding lookup to the logits: true when every projection and the head are
+    /// packed. The keys and values then move to the host after the prefill.
+    pub fn steps_on_host(&self) -> bool {
+        self.host.is_some()
+    }
+
     fn build(parts: DecoderParts<'_>, pack: Option<&PackedCache>) -> Self {
         // The packed weights are multiplied on the host: on a GPU they would move there
         // and back every step, so a GPU decode model stays in `f32`.
@@ -103,14 +114,21 @@ impl DecodeModel {
             Some(head) => Projection::new(&[head], pack),
             None => Projection::from_out_in(embed.clone(), pack),
         };
+        let layers: Vec<DecodeLayer> = parts
+            .blocks
+            .iter()
+            .map(|b| DecodeLayer::new(b, pack))
+            .collect();
+        let all_packed =
+            head.packed().is_some() && layers.iter().all(|l| l.packed_projections().is_some());
+        let host = all_packed
+            .then(|| HostDecoder::new(&layers, parts.norm))
+            .flatten();
         Self {
             head,
             embed,
-            layers: parts
-                .blocks
-                .iter()
-                .map(|b| DecodeLayer::new(b, pack))
-                .collect(),
+            layers,
+            host,
             norm: parts.norm.clone(),
             rope: parts.rope.clone(),
             heads: HeadShape {
@@ -138,8 +156,20 @@ impl Decode for DecodeModel {
         left_pad: &[usize],
         cache: &mut KvCache,
     ) -> Tensor<2> {
-        let [b, t] = tokens.dims();
         cache.set_left_pad(left_pad);
+        if let (Some(host), Some(head)) = (&self.host, self.head.packed()) {
+            let model = HostModel {
+                layers: &self.layers,
+                head,
+                embed: &self.embed,
+                rope: &self.rope.freq_complex,
+                heads: self.heads,
+            };
+            if let Some(logits) = host.step(&model, &tokens, cache) {
+                return logits;
+            }
+        }
+        let [b, t] = tokens.dims();
         let start = cache.len();
         let pads = cache.left_pad().to_vec();
         let mut x = self.embed.clone().select(0, tokens.reshape([b * t]));

@@ -121,6 +121,13 @@ impl PackedProjection {
         let [m, _] = x.dims();
         let device = x.device();
         let x: Vec<f32> = x.into_data().iter::<f32>().collect();
+        let out = self.forward_host(&x, m);
+        Tensor::from_data(TensorData::new(out, [m, self.outputs]), &device)
+    }
+
+    /// [`PackedProjection::forward`] on host rows: `x` is `[m, in]` row-major, the result
+    /// `[m, out]`.
+    pub fn forward_host(&self, x: &[f32], m: usize) -> Vec<f32> {
         // Output-major while computing, so that each task owns a contiguous slice.
         let mut by_output = vec![0.0f32; self.outputs * m];
         let mut rest = by_output.as_mut_slice();
@@ -130,7 +137,7 @@ impl PackedProjection {
             let low = part.adapter.as_ref().map(|adapter| {
                 Arch::new().dispatch(DownKernel {
                     adapter,
-                    x: &x,
+                    x,
                     inputs: self.inputs,
                 })
             });
@@ -142,7 +149,7 @@ impl PackedProjection {
                         part,
                         first,
                         out,
-                        x: &x,
+                        x,
                         low: low.as_deref(),
                     });
                 });
@@ -153,7 +160,7 @@ impl PackedProjection {
                 out[r * self.outputs + o] = v;
             }
         }
-        Tensor::from_data(TensorData::new(out, [m, self.outputs]), &device)
+        out
     }
 }
 

@@ -11,7 +11,7 @@ use crate::layers::linear;
 /// Rows up to which a packed projection multiplies on the host; wider inputs (a prefill of
 /// many prompt tokens) are bound by arithmetic, not by bytes, and take Burn's matmul over
 /// the model's own `f32` weights.
-const PACKED_MAX_ROWS: usize = 32;
+pub(super) const PACKED_MAX_ROWS: usize = 32;
 
 /// A projection of the decode layout: dense `f32` with adapters merged, or packed frozen
 /// weights with adapters unmerged.
@@ -81,6 +81,14 @@ impl Projection {
                 wide: WideProjection::OutIn(w),
                 ..
             } => project(x, w),
+        }
+    }
+
+    /// The packed weights, when the projection has them.
+    pub fn packed(&self) -> Option<&PackedProjection> {
+        match self {
+            Self::Packed { packed, .. } => Some(packed),
+            Self::Dense(_) => None,
         }
     }
 

@@ -118,6 +118,8 @@ fn block_valued_weights_are_packed_and_others_stay_dense() {
             dense_model.weight_bytes(),
             dense.dense_decode_model().weight_bytes()
         );
+        assert!(!dense_model.steps_on_host());
+        assert!(blocks.decode_model().unwrap().steps_on_host());
         let packed = blocks.decode_model().unwrap().weight_bytes();
         let unpacked = blocks.dense_decode_model().weight_bytes();
         // 40 bytes per 32 `Q4_1` values and 36 per 32 `Q8_0` ones, against 128, plus the
@@ -206,6 +208,38 @@ fn a_multi_column_continuation_matches_the_policy() {
         let b = plain.last_logits(more, &[], &mut c_plain);
         assert!(max_abs_diff(a, b) < 1e-4);
     }
+}
+
+#[test]
+fn host_steps_hand_their_keys_back_to_a_multi_column_continuation() {
+    // Single-column steps of a packed model run on the host with the keys and values
+    // there; a later multi-column call takes them back to the device.
+    let dev = Device::flex();
+    let policy = block_valued_llama(false, 17);
+    let fast = policy.decode_model().unwrap();
+    assert!(fast.steps_on_host());
+    let plain = policy.inference_copy();
+    let (mut c_fast, mut c_plain) = (fast.new_cache(), Decode::new_cache(&plain));
+    let prompt = ids(&[&[0, 0, 3], &[4, 5, 6]], &dev);
+    let _ = fast.last_logits(prompt.clone(), &[2, 0], &mut c_fast);
+    let _ = plain.last_logits(prompt, &[2, 0], &mut c_plain);
+    for (step, next) in [[[7], [8]], [[9], [10]], [[11], [12]]].iter().enumerate() {
+        let next = ids(&[&next[0], &next[1]], &dev);
+        let a = fast.last_logits(next.clone(), &[], &mut c_fast);
+        let b = plain.last_logits(next, &[], &mut c_plain);
+        let d = max_abs_diff(a, b);
+        assert!(d < 1e-4, "host step {step}: {d}");
+    }
+    let more = ids(&[&[13, 14], &[15, 16]], &dev);
+    let a = fast.last_logits(more.clone(), &[], &mut c_fast);
+    let b = plain.last_logits(more, &[], &mut c_plain);
+    assert!(max_abs_diff(a, b) < 1e-4);
+    // And the device keys feed the next host step.
+    let next = ids(&[&[17], &[18]], &dev);
+    let a = fast.last_logits(next.clone(), &[], &mut c_fast);
+    let b = plain.last_logits(next, &[], &mut c_plain);
+    assert!(max_abs_diff(a, b) < 1e-4);
+    assert_eq!(c_fast.len(), 9);
 }
 
 #[test]

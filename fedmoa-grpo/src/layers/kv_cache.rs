@@ -2,6 +2,8 @@
 
 use burn::prelude::*;
 
+use super::host_kv::HostKv;
+
 /// Cached keys and values of one attention layer, `[B, n_kv_heads, T, head_dim]` each.
 #[derive(Debug, Clone)]
 pub struct LayerKv {
@@ -37,10 +39,12 @@ impl LayerKv {
 /// Per-layer keys/values plus the batch's left padding; passed as `&mut` to decoding.
 ///
 /// A fresh cache is empty; the first forward (the prompt "prefill") fills it and later
-/// forwards append one or more columns.
+/// forwards append one or more columns. Decode steps computed on the host move the keys
+/// and values to the host ([`KvCache::host_mut`]); any other use moves them back.
 #[derive(Debug, Clone)]
 pub struct KvCache {
     layers: Vec<Option<LayerKv>>,
+    host: Option<HostKv>,
     left_pad: Vec<usize>,
     len: usize,
 }
@@ -50,6 +54,7 @@ impl KvCache {
     pub fn new(n_layers: usize) -> Self {
         Self {
             layers: vec![None; n_layers],
+            host: None,
             left_pad: Vec::new(),
             len: 0,
         }
@@ -79,7 +84,30 @@ impl KvCache {
 
     /// Mutable slot of layer `i`.
     pub(crate) fn layer_mut(&mut self, i: usize) -> Option<&mut Option<LayerKv>> {
+        self.move_to_device();
         self.layers.get_mut(i)
+    }
+
+    /// The keys and values on the host, for rows of `shape` = `[rows, kv_heads,
+    /// head_dim]`: moved there from the device on the first call, empty when nothing is
+    /// cached yet. `None` when the cached rows have another shape.
+    pub(crate) fn host_mut(&mut self, shape: [usize; 3], device: &Device) -> Option<&mut HostKv> {
+        if self.host.is_none() {
+            self.host = Some(if self.len == 0 {
+                HostKv::empty(self.layers.len(), shape, device)
+            } else {
+                HostKv::from_layers(&self.layers, shape)?
+            });
+            self.layers.iter_mut().for_each(|l| *l = None);
+        }
+        self.host.as_mut().filter(|host| host.shape() == shape)
+    }
+
+    /// Moves keys and values held on the host back to the device.
+    fn move_to_device(&mut self) {
+        if let Some(host) = self.host.take() {
+            self.layers = host.into_layers();
+        }
     }
 
     /// Marks `n` more positions as cached (after every layer appended them).
@@ -92,6 +120,7 @@ impl KvCache {
     /// an autodiff device the gradient of a taken row sums over its copies. Every entry of
     /// `rows` must be below the cache's row count.
     pub(crate) fn select_rows(&mut self, rows: &[usize]) {
+        self.move_to_device();
         for kv in self.layers.iter_mut().flatten() {
             let device = kv.k.device();
             let ids: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
@@ -111,6 +140,7 @@ impl KvCache {
         if n == 1 {
             return;
         }
+        self.move_to_device();
         let rep = |x: Tensor<4>| {
             let [b, h, t, d] = x.dims();
             x.unsqueeze_dim::<5>(1)

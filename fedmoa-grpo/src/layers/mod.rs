@@ -9,6 +9,7 @@
 
 mod attention;
 mod block;
+mod host_kv;
 mod kv_cache;
 mod linear;
 mod mask;
@@ -19,6 +20,7 @@ mod stack;
 pub(crate) use attention::causal_attention;
 pub use attention::{Attention, AttentionConfig};
 pub use block::{DecoderBlock, DecoderBlockConfig};
+pub(crate) use host_kv::HostLayerKv;
 pub use kv_cache::{KvCache, LayerKv};
 pub use linear::linear;
 pub use mask::attention_mask;

@@ -2,8 +2,11 @@
 //!
 //! The prompts are prefilled once as a left-padded batch; the cache and last logits are
 //! then repeated `num_generations` times, and each step decodes one column for all rows.
-//! Token choice runs on the device (sort, nucleus/top-k mask, inverse CDF); the host
-//! uploads one uniform per row from the owned, seeded RNG and reads back the chosen ids.
+//! Token choice is an inverse CDF over the probabilities sorted in descending order, after
+//! the nucleus/top-k mask, with one uniform per row from the owned, seeded RNG
+//! ([`choose_with_uniforms`], on the device). The sampler computes the same choice on the
+//! host without sorting token ids, and leaves to the device the rare row whose chosen
+//! probability is tied with another token's.
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -17,6 +20,8 @@ use crate::GrpoError;
 use crate::Policy;
 use crate::batch::PromptBatch;
 use crate::decode::Decode;
+
+mod host_choice;
 
 /// How completions are drawn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +183,20 @@ impl Sampler {
             return logits.argmax(1).reshape([n]);
         }
         let uniforms: Vec<f32> = (0..n).map(|_| self.rng.random_range(0.0..1.0)).collect();
+        // The same choice on the host, without sorting token ids, unless a row needs the
+        // device's order of tied probabilities (`host_choice`).
+        let probs = sampling_probs(logits.clone(), config).into_data();
+        if let Ok(values) = probs.as_slice::<f32>()
+            && let Some(ids) = host_choice::choose_on_host(
+                values,
+                logits.dims()[1],
+                &uniforms,
+                config.top_p,
+                config.top_k,
+            )
+        {
+            return Tensor::from_data(TensorData::new(ids, [n]), device);
+        }
         let u = Tensor::<2>::from_data(TensorData::new(uniforms, [n, 1]), device);
         choose_with_uniforms(logits, u, config)
     }
@@ -199,7 +218,7 @@ pub fn choose_with_uniforms(
 ) -> Tensor<1, Int> {
     let [n, v] = logits.dims();
     let device = logits.device();
-    let probs = softmax(logits.div_scalar(config.temperature), 1);
+    let probs = sampling_probs(logits, config);
     let (sorted, order) = probs.sort_descending_with_indices(1);
     let before = sorted.clone().cumsum(1) - sorted.clone();
     let mut keep = before.lower_elem(config.top_p);
@@ -217,6 +236,11 @@ pub fn choose_with_uniforms(
     let below = cdf.lower(threshold).int().sum_dim(1);
     let rank = below.min_pair(n_kept.sub_scalar(1));
     order.gather(1, rank).reshape([n])
+}
+
+/// The probabilities tokens are drawn from: softmax of the logits over the temperature.
+fn sampling_probs(logits: Tensor<2>, config: &SamplingConfig) -> Tensor<2> {
+    softmax(logits.div_scalar(config.temperature), 1)
 }
 
 #[cfg(test)]
