@@ -46,7 +46,7 @@ impl HostKv {
         let [rows, kv_heads, head_dim] = shape;
         let split = |t: &Tensor<4>| -> Option<Vec<Vec<f32>>> {
             let [b, h, len, d] = t.dims();
-            if [b, h, d] != shape {
+            if [b, h, d] != shape || len * d == 0 {
                 return None;
             }
             let data = t.clone().into_data();
