@@ -131,7 +131,13 @@ impl PackedProjection {
         // Output-major while computing, so that each task owns a contiguous slice.
         let mut by_output = vec![0.0f32; self.outputs * m];
         let mut rest = by_output.as_mut_slice();
+        let block_sums = if m == 1 {
+            block_sums(x, self.inputs)
+        } else {
+            Vec::new()
+        };
         for part in &self.parts {
+            let one_q4_row = m == 1 && part.base.format() == PackedFormat::Q4_1;
             let (mine, tail) = rest.split_at_mut(part.base.rows() * m);
             rest = tail;
             let low = part.adapter.as_ref().map(|adapter| {
@@ -145,13 +151,25 @@ impl PackedProjection {
                 .enumerate()
                 .for_each(|(task, out)| {
                     let first = task * TASK_OUTPUTS;
-                    Arch::new().dispatch(OutputsKernel {
-                        part,
-                        first,
-                        out,
-                        x,
-                        low: low.as_deref(),
-                    });
+                    let low = low.as_deref();
+                    if one_q4_row {
+                        Arch::new().dispatch(RowKernel {
+                            part,
+                            first,
+                            out,
+                            x,
+                            block_sums: &block_sums,
+                            low,
+                        });
+                    } else {
+                        Arch::new().dispatch(OutputsKernel {
+                            part,
+                            first,
+                            out,
+                            x,
+                            low,
+                        });
+                    }
                 });
         }
         let mut out = vec![0.0f32; m * self.outputs];
@@ -275,6 +293,30 @@ impl WithSimd for OutputsKernel<'_> {
     }
 }
 
+/// [`OutputsKernel`] for a single row of `Q4_1` weights, through [`row_dots`].
+struct RowKernel<'a> {
+    part: &'a PackedPart,
+    first: usize,
+    out: &'a mut [f32],
+    x: &'a [f32],
+    /// The sum of each block of the row's inputs ([`block_sums`]).
+    block_sums: &'a [f32],
+    low: Option<&'a [f32]>,
+}
+
+impl WithSimd for RowKernel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let lora = self.part.adapter.as_ref().zip(self.low);
+        for (g, out) in (self.first / GROUP..).zip(self.out.chunks_mut(GROUP)) {
+            let [sums] = row_dots::<S>(simd, &self.part.base, lora, g, self.x, self.block_sums);
+            out.copy_from_slice(&sums[..out.len()]);
+        }
+    }
+}
+
 /// Rows of `x` whose products with a group's weights run together, sharing the unpacking.
 const ROW_GROUP: usize = 4;
 
@@ -352,6 +394,87 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
         for (out, &acc) in out.iter_mut().zip(&acc[j]) {
             *out = acc;
         }
+    }
+    sums
+}
+
+/// The sum of each block of [`BLOCK`] inputs of each row of `x` (`[M, cols]`): `[M, cols /
+/// BLOCK]`.
+fn block_sums(x: &[f32], cols: usize) -> Vec<f32> {
+    x.chunks_exact(cols)
+        .flat_map(|row| {
+            row.chunks_exact(BLOCK)
+                .map(|block| block.iter().sum::<f32>())
+        })
+        .collect()
+}
+
+/// [`group_dots`] for a single row (`x`, `[cols]`) of `Q4_1` weights, with each block's scale and minimum taken
+/// out of the inner loop: `d·Σ q·x + m·Σ x` per block, where `Σ x` is the block's entry of
+/// `block_sums`. One row shares no unpacking, so the inner loop's operations per code are
+/// what bounds it; this form has five instead of seven. The sums round in another order
+/// than [`group_dots`]'s.
+#[inline(always)]
+fn row_dots<S: Simd>(
+    simd: S,
+    base: &PackedMatrix,
+    lora: Option<(&HostAdapter, &[f32])>,
+    g: usize,
+    x: &[f32],
+    block_sums: &[f32],
+) -> [[f32; GROUP]; 1] {
+    const BITS: u32 = 4;
+    let cols = base.cols();
+    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
+    let vectors = GROUP / lanes;
+    let per_word = 32 / BITS as usize;
+    let words_per_block = BLOCK / per_word;
+    let blocks = cols / BLOCK;
+    let (scales, mins, words) = base.group(g);
+    let (scales, _) = S::as_simd_f32s(scales);
+    let (mins, _) = S::as_simd_f32s(mins);
+    let (words, _) = S::as_simd_u32s(words);
+    let mask = simd.splat_u32s((1 << BITS) - 1);
+    let magic = simd.splat_u32s(0x4b00_0000);
+    let bias = simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32);
+    let zero = simd.splat_f32s(0.0);
+    let mut acc = [zero; GROUP];
+    for (b, &block_sum) in block_sums.iter().enumerate().take(blocks) {
+        let mut dots = [zero; GROUP];
+        for w in 0..words_per_block {
+            for k in 0..per_word {
+                let shift = simd.splat_u32s(k as u32 * BITS);
+                let xs = simd.splat_f32s(x[b * BLOCK + w * per_word + k]);
+                for v in 0..vectors {
+                    let word = words[(b * words_per_block + w) * vectors + v];
+                    let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), mask);
+                    let q =
+                        simd.sub_f32s(simd.transmute_f32s_u32s(simd.or_u32s(code, magic)), bias);
+                    dots[v] = simd.mul_add_e_f32s(q, xs, dots[v]);
+                }
+            }
+        }
+        let sum = simd.splat_f32s(block_sum);
+        for v in 0..vectors {
+            let with_min = simd.mul_add_e_f32s(mins[b * vectors + v], sum, acc[v]);
+            acc[v] = simd.mul_add_e_f32s(scales[b * vectors + v], dots[v], with_min);
+        }
+    }
+    if let Some((adapter, low)) = lora {
+        let padded = adapter.b.len() / adapter.rank;
+        for (k, &low) in low.iter().enumerate().take(adapter.rank) {
+            let start = k * padded + g * GROUP;
+            let (b, _) = S::as_simd_f32s(&adapter.b[start..start + GROUP]);
+            let l = simd.splat_f32s(low);
+            for v in 0..vectors {
+                acc[v] = simd.mul_add_e_f32s(b[v], l, acc[v]);
+            }
+        }
+    }
+    let mut sums = [[0.0f32; GROUP]; 1];
+    let (out, _) = S::as_mut_simd_f32s(&mut sums[0]);
+    for (out, &acc) in out.iter_mut().zip(&acc) {
+        *out = acc;
     }
     sums
 }
