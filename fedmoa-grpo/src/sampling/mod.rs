@@ -5,8 +5,8 @@
 //! Token choice is an inverse CDF over the probabilities sorted in descending order, after
 //! the nucleus/top-k mask, with one uniform per row from the owned, seeded RNG
 //! ([`choose_with_uniforms`], on the device). The sampler computes the same choice on the
-//! host without sorting token ids, and leaves to the device the rare row whose chosen
-//! probability is tied with another token's.
+//! host without sorting token ids, and leaves to the device the rare batch in which a
+//! row's chosen probability is tied with another token's.
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
