@@ -72,7 +72,7 @@ impl HostDecoder {
             head_dim,
             ..
         } = model.heads;
-        if t != 1 || b > super::projection::PACKED_MAX_ROWS {
+        if t != 1 || b == 0 || b > super::projection::PACKED_MAX_ROWS {
             return None;
         }
         let projections = model
@@ -106,6 +106,9 @@ impl HostDecoder {
             .try_to_vec()
             .ok()?;
         let kv = cache.host_mut([b, n_kv_heads, head_dim], &device)?;
+        if kv.n_layers() != projections.len() {
+            return None;
+        }
         for (i, ([attn_norm, ffn_norm], [qkv, wo, gate_up, down])) in
             self.layer_norms.iter().zip(&projections).enumerate()
         {

@@ -76,6 +76,11 @@ impl HostKv {
         self.shape
     }
 
+    /// Number of layers.
+    pub fn n_layers(&self) -> usize {
+        self.layers.len()
+    }
+
     /// Layer `i`.
     pub fn layer_mut(&mut self, i: usize) -> Option<&mut HostLayerKv> {
         self.layers.get_mut(i)

@@ -7,7 +7,7 @@
 //! top-k masks, `u · total`, the count below the threshold), so the chosen rank and its
 //! probability are the same bit for bit. The rank names a token unless its probability is
 //! tied with another token's: then the id depends on the device sort's order of equal
-//! values, and the row is left to the device version.
+//! values, and the batch is left to the device version.
 
 /// Picks one token per row of `probs` (`rows × vocab`, row-major softmax probabilities)
 /// with the uniforms `u`, as [`super::choose_with_uniforms`] does. `None` when some row
