@@ -374,6 +374,22 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
             }
         }
     }
+    with_adapter(simd, lora, g, first, acc)
+}
+
+/// Adds the adapter's `s·(x·A)·B` for group `g` and rows `first..first + R` to the
+/// accumulators `acc` (`[R][vectors]`) when there is one (`lora`: the adapter and `s·x·A`,
+/// `[M, rank]`), and returns their sums per output.
+#[inline(always)]
+fn with_adapter<S: Simd, const R: usize>(
+    simd: S,
+    lora: Option<(&HostAdapter, &[f32])>,
+    g: usize,
+    first: usize,
+    mut acc: [[S::f32s; GROUP]; R],
+) -> [[f32; GROUP]; R] {
+    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
+    let vectors = GROUP / lanes;
     if let Some((adapter, low)) = lora {
         let padded = adapter.b.len() / adapter.rank;
         for k in 0..adapter.rank {
@@ -409,8 +425,8 @@ fn block_sums(x: &[f32], cols: usize) -> Vec<f32> {
         .collect()
 }
 
-/// [`group_dots`] for a single row (`x`, `[cols]`) of `Q4_1` weights, with each block's scale and minimum taken
-/// out of the inner loop: `d·Σ q·x + m·Σ x` per block, where `Σ x` is the block's entry of
+/// [`group_dots`] for a single row (`x`, `[cols]`) of `Q4_1` weights, with each block's
+/// scale and minimum taken out of the inner loop: `d·Σ q·x + m·Σ x` per block, where `Σ x` is the block's entry of
 /// `block_sums`. One row shares no unpacking, so the inner loop's operations per code are
 /// what bounds it; this form has five instead of seven. The sums round in another order
 /// than [`group_dots`]'s.
@@ -460,23 +476,7 @@ fn row_dots<S: Simd>(
             acc[v] = simd.mul_add_e_f32s(scales[b * vectors + v], dots[v], with_min);
         }
     }
-    if let Some((adapter, low)) = lora {
-        let padded = adapter.b.len() / adapter.rank;
-        for (k, &low) in low.iter().enumerate().take(adapter.rank) {
-            let start = k * padded + g * GROUP;
-            let (b, _) = S::as_simd_f32s(&adapter.b[start..start + GROUP]);
-            let l = simd.splat_f32s(low);
-            for v in 0..vectors {
-                acc[v] = simd.mul_add_e_f32s(b[v], l, acc[v]);
-            }
-        }
-    }
-    let mut sums = [[0.0f32; GROUP]; 1];
-    let (out, _) = S::as_mut_simd_f32s(&mut sums[0]);
-    for (out, &acc) in out.iter_mut().zip(&acc) {
-        *out = acc;
-    }
-    sums
+    with_adapter(simd, lora, g, 0, [acc])
 }
 
 impl HostAdapter {
