@@ -17,9 +17,9 @@
 //! (`fedmoa_rewards::TeacherConfig`) that works 65 % of its multiplications and divisions
 //! with `+` and `-` (`--operator-confusion 0.65`): the policy copies the operands and knows
 //! its facts, but often picks the wrong operation, about 35 % held-out accuracy. Picking the
-//! operation is one behaviour that GRPO can learn from the correctness reward alone (80
-//! steps of 16 prompts × G = 8, lr 2e-4). Per-fact errors are not: see `docs/RESULTS.md`
-//! for the teachers that failed. The other teacher flags (`--answer-tag-rate 0.3`, …)
+//! operation is one behaviour that GRPO can learn from the correctness reward alone (200
+//! steps of 16 prompts × G = 8, lr 2e-4; `--steps 80` gives the runs before 2026-12-07).
+//! Per-fact errors are not: see `docs/RESULTS.md` for the teachers that failed. The other teacher flags (`--answer-tag-rate 0.3`, …)
 //! change the demonstrations the same way; 0 and 1 give the generated solutions.
 //!
 //! `--dynamic-sampling R` turns on DAPO-style dynamic sampling: up to `R` times per step,
@@ -52,7 +52,7 @@ use fedmoa_rewards::rewards::{Format, MathAccuracy};
 #[command(name = "grpo_single_client")]
 struct Args {
     /// GRPO steps at most.
-    #[arg(long, default_value_t = 80)]
+    #[arg(long, default_value_t = 200)]
     steps: u32,
     /// Wall-clock budget of the GRPO steps, in seconds.
     #[arg(long, default_value_t = 600.0)]
