@@ -10,6 +10,12 @@ use super::error::GrpoInputError;
 
 /// `log π(target | context)` for every position.
 ///
+/// The same operations as Burn's `log_softmax` followed by a gather, in the same order
+/// (shift by the detached row maximum, then subtract `ln Σ exp` of the shifted row), but the
+/// subtraction runs on the gathered targets only: no `[B, T, V]` output is formed, and the
+/// backward reduces no `[B, T, V]` gradient. The values and gradients are those of
+/// `log_softmax(logits).gather(targets)`, bit for bit (tested).
+///
 /// # Shapes
 /// `logits: [B, T, V]`, `targets: [B, T]` (token ids < V) → `[B, T]`.
 ///
@@ -28,9 +34,10 @@ pub fn token_logprobs(
             got: got.to_vec(),
         });
     }
-    Ok(log_softmax(logits, 2)
-        .gather(2, targets.unsqueeze_dim::<3>(2))
-        .squeeze_dim::<2>(2))
+    let max = logits.clone().detach().max_dim(2);
+    let shifted = logits - max;
+    let log_sum_exp = shifted.clone().exp().sum_dim(2).log();
+    Ok((shifted.gather(2, targets.unsqueeze_dim::<3>(2)) - log_sum_exp).squeeze_dim::<2>(2))
 }
 
 /// Entropy `−Σ_v p_v log p_v` of the next-token distribution at every position.
@@ -77,6 +84,8 @@ pub fn entropy(logits: Tensor<3>, mask: Tensor<2>) -> Result<Tensor<1>, GrpoInpu
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::Distribution;
+
     use super::*;
 
     fn dev() -> Device {
@@ -97,6 +106,34 @@ mod tests {
         let lp = values(token_logprobs(logits, targets).unwrap());
         assert!((lp[0] - 0.75f32.ln()).abs() < 1e-6, "{lp:?}");
         assert!((lp[1] - 0.5f32.ln()).abs() < 1e-6, "{lp:?}");
+    }
+
+    #[test]
+    fn logprobs_equal_the_gathered_log_softmax_bit_for_bit() {
+        let adev = Device::flex().autodiff();
+        let logits =
+            Tensor::<3>::random([3, 5, 301], Distribution::Normal(0.0, 4.0), &adev).require_grad();
+        let targets = Tensor::<2, Int>::random([3, 5], Distribution::Uniform(0.0, 301.0), &adev);
+        let weights = Tensor::<2>::random([3, 5], Distribution::Normal(0.0, 1.0), &adev);
+        let ours = token_logprobs(logits.clone(), targets.clone()).unwrap();
+        let burns = log_softmax(logits.clone(), 2)
+            .gather(2, targets.unsqueeze_dim::<3>(2))
+            .squeeze_dim::<2>(2);
+        let bits =
+            |t: Tensor<2>| -> Vec<u32> { values(t.detach()).iter().map(|v| v.to_bits()).collect() };
+        assert_eq!(bits(ours.clone()), bits(burns.clone()));
+        let g_ours = (ours * weights.clone()).sum().backward();
+        let g_burns = (burns * weights).sum().backward();
+        let grad_bits = |t: Tensor<3>| -> Vec<u32> {
+            let v = t.into_data().try_to_vec::<f32>().unwrap();
+            v.iter().map(|v| v.to_bits()).collect()
+        };
+        let (ours, burns) = (
+            logits.grad(&g_ours).unwrap(),
+            logits.grad(&g_burns).unwrap(),
+        );
+        assert!(ours.clone().abs().max().into_scalar::<f32>() > 0.1);
+        assert_eq!(grad_bits(ours), grad_bits(burns));
     }
 
     #[test]
