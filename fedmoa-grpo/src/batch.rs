@@ -163,6 +163,60 @@ impl SequenceBatch {
         })
     }
 
+    /// The same rows with `width` completion columns: the trailing columns past every
+    /// row's completion, padding only, are dropped. A pass over rows whose completions are
+    /// all short then runs fewer columns; the columns it keeps compute the same values, up
+    /// to float rounding (its matmuls have other shapes).
+    ///
+    /// # Errors
+    /// [`GrpoError::Input`] when `width` is 0, wider than the batch, or shorter than a
+    /// completion.
+    pub fn with_completion_width(&self, width: usize) -> Result<Self, GrpoError> {
+        if width == 0 || width > self.completion_width {
+            return Err(GrpoError::Input(format!(
+                "completion width {width} for a batch of {} completion columns",
+                self.completion_width
+            )));
+        }
+        if let Some(&len) = self.completion_lens.iter().find(|&&len| len > width) {
+            return Err(GrpoError::Input(format!(
+                "completion width {width} cuts a completion of {len} tokens"
+            )));
+        }
+        let row_width = self.prompt_width + self.completion_width;
+        let keep = self.prompt_width + width;
+        Ok(Self {
+            tokens: self
+                .tokens
+                .chunks(row_width)
+                .flat_map(|row| row[..keep].iter().copied())
+                .collect(),
+            left_pad: self.left_pad.clone(),
+            prompt_width: self.prompt_width,
+            completion_width: width,
+            completion_mask: self
+                .completion_mask
+                .chunks(self.completion_width)
+                .flat_map(|row| row[..width].iter().copied())
+                .collect(),
+            completion_lens: self.completion_lens.clone(),
+        })
+    }
+
+    /// Every row index once: the runs of rows that share a prompt in their order, and within
+    /// a run the longest completion first (ties in row order). Micro-batches cut in this
+    /// order keep each prompt's rows together and hold completions of similar lengths, so
+    /// each can drop the padding columns past its own longest completion.
+    pub fn rows_by_length(&self) -> Vec<usize> {
+        let mut order = Vec::with_capacity(self.n_rows());
+        for (first, len) in self.prompt_runs() {
+            let mut run: Vec<usize> = (first..first + len).collect();
+            run.sort_by_key(|&r| std::cmp::Reverse(self.completion_lens[r]));
+            order.extend(run);
+        }
+        order
+    }
+
     /// The model input: every column but the last, `[n_rows, P + C − 1]`.
     pub fn input_tensor(&self, device: &Device) -> Tensor<2, Int> {
         let width = self.prompt_width + self.completion_width;
@@ -302,6 +356,35 @@ mod tests {
         assert_eq!(inp, [1, 2, 4, 0, 0, 3, 5, 6]);
         let tgt: Vec<i64> = b.target_tensor(&dev).into_data().iter::<i64>().collect();
         assert_eq!(tgt, [4, 0, 0, 5, 6, 7]);
+    }
+
+    #[test]
+    fn a_narrower_batch_drops_only_padding_columns() {
+        let b = SequenceBatch::new(&[&[1, 2], &[3]], &[&[4, 5, 6], &[7]], 0).unwrap();
+        let narrow = b
+            .select_rows(&[1])
+            .unwrap()
+            .with_completion_width(1)
+            .unwrap();
+        assert_eq!(narrow.tokens, vec![0, 3, 7]);
+        assert_eq!(narrow.completion_mask, vec![1.0]);
+        assert_eq!((narrow.prompt_width, narrow.completion_width), (2, 1));
+        assert!(b.with_completion_width(2).is_err(), "cuts a completion");
+        assert!(b.with_completion_width(0).is_err());
+        assert!(b.with_completion_width(4).is_err());
+        assert_eq!(b.with_completion_width(3).unwrap(), b);
+    }
+
+    #[test]
+    fn rows_by_length_keep_prompt_runs_and_put_long_completions_first() {
+        let (p, q): (&[u32], &[u32]) = (&[1, 2], &[3, 4]);
+        let b = SequenceBatch::new(
+            &[p, p, p, q, q],
+            &[&[5], &[5, 6, 7], &[5, 6], &[8], &[8, 9]],
+            0,
+        )
+        .unwrap();
+        assert_eq!(b.rows_by_length(), vec![1, 2, 0, 4, 3]);
     }
 
     #[test]
