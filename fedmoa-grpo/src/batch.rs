@@ -285,11 +285,11 @@ impl SequenceBatch {
             .map(|&(first, _)| self.left_pad[first])
             .collect();
         let mut cache = policy.new_cache();
-        // Only the cache is needed; the prefix's own logits are dropped.
-        let _ = policy.forward(
+        // Only the cache is needed, not the prefix's logits.
+        policy.prefill(
             int_tensor(&prefix, [runs.len(), p - 1], device),
             &pads,
-            Some(&mut cache),
+            &mut cache,
         );
         let owner: Vec<usize> = runs
             .iter()

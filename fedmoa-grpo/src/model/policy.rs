@@ -41,6 +41,16 @@ pub trait Policy: Module + Sized + 'static {
         cache: Option<&mut KvCache>,
     ) -> Tensor<3>;
 
+    /// Runs `tokens` as the start of a cached batch for their keys and values only, as
+    /// [`Policy::forward`] with a cache does, without the logits. The default calls
+    /// `forward` and drops them; a model overrides it to skip its output head.
+    ///
+    /// # Shapes
+    /// `tokens: [B, T]`.
+    fn prefill(&self, tokens: Tensor<2, Int>, left_pad: &[usize], cache: &mut KvCache) {
+        let _ = self.forward(tokens, left_pad, Some(cache));
+    }
+
     /// A plain-device copy for inference only: sampling, evaluation and the frozen KL
     /// reference. The default is [`Module::valid`]; a model with LoRA adapters returns
     /// them merged into dense weights, so the merge happens once per use instead of in

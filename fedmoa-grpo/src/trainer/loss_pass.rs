@@ -1,9 +1,8 @@
 //! One loss pass (forward + backward) over a rollout's rows: whole, or in micro-batches
 //! whose gradients are summed ([`GrpoTrainerConfig::micro_batch_rows`]).
 //!
-//! Micro-batches take the rows longest completion first within each prompt's run
-//! ([`SequenceBatch::rows_by_length`]) and each drops the padding columns past its own
-//! longest completion, so a micro-batch of short completions runs fewer columns.
+//! Micro-batches take the rows longest completion first within each prompt's run and
+//! each drops the padding columns past its own longest completion ([`super::row_chunks`]).
 //!
 //! A pass's memory is the activations its backward keeps, which grow with the rows of the
 //! pass: for SmolLM2-135M with 8 completions of 64 tokens they are about 1 GB. Split into
@@ -20,6 +19,7 @@ use burn::prelude::*;
 use fedmoa_core::axpy_slice;
 
 use super::GrpoTrainer;
+use super::row_chunks::row_chunks;
 use crate::batch::SequenceBatch;
 use crate::grpo::{
     BatchTotals, LossInputs, LossSettings, LossStats, entropy, flatten_gradients, grpo_loss,
@@ -109,58 +109,27 @@ impl<P: Policy> GrpoTrainer<P> {
         let mut parts: Vec<LossStats> = Vec::new();
         let mut logprobs = Vec::new();
         let mut entropy_sum = 0.0f64;
-        // Micro-batches of rows with similar completion lengths, each cut to its own
-        // longest completion: the padding columns past it take no part in the pass.
-        let order = rows.batch.rows_by_length();
         let device = rows.mask.device();
-        let c = rows.batch.completion_width;
-        for chunk in order.chunks(size) {
-            let width = chunk
-                .iter()
-                .map(|&r| rows.batch.completion_lens[r])
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            let batch = rows
-                .batch
-                .select_rows(chunk)?
-                .with_completion_width(width)?;
-            let ids: Vec<i64> = chunk.iter().map(|&r| r as i64).collect();
-            let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [chunk.len()]), &device);
-            let cut = |t: Tensor<2>| t.select(0, ids.clone()).narrow(1, 0, width);
+        let (chunks, order) = row_chunks(rows.batch, size, &device)?;
+        for chunk in &chunks {
             let part = PassRows {
-                batch: &batch,
-                targets: rows
-                    .targets
-                    .clone()
-                    .select(0, ids.clone())
-                    .narrow(1, 0, width),
-                mask: cut(rows.mask.clone()),
-                advantages: rows.advantages.clone().select(0, ids.clone()),
-                ref_logprobs: rows.ref_logprobs.clone().map(cut),
+                batch: &chunk.batch,
+                targets: chunk.cut_ids(rows.targets.clone()),
+                mask: chunk.cut(rows.mask.clone()),
+                advantages: rows.advantages.clone().select(0, chunk.rows.clone()),
+                ref_logprobs: rows.ref_logprobs.clone().map(|r| chunk.cut(r)),
                 totals: Some(totals),
                 inv_temp: rows.inv_temp,
             };
-            let old = old_logprobs.map(|o| cut(o.clone()));
+            let old = old_logprobs.map(|o| chunk.cut(o.clone()));
             let out = self.forward_backward(part, old, settings, with_entropy)?;
             axpy_slice(&mut flat, 1.0, &out.gradient.into_flat(&self.policy));
             loss += out.loss;
             entropy_sum += out.entropy.unwrap_or(0.0) * f64::from(out.stats.n_tokens);
             parts.push(out.stats);
-            logprobs.push(if width < c {
-                let pad = Tensor::<2>::zeros([chunk.len(), c - width], &device);
-                Tensor::cat(vec![out.logprobs, pad], 1)
-            } else {
-                out.logprobs
-            });
+            logprobs.push(out.logprobs);
         }
-        // Back to the rows' own order: row r sits at position `position[r]` of `order`.
-        let mut position = vec![0i64; n];
-        for (i, &r) in order.iter().enumerate() {
-            position[r] = i as i64;
-        }
-        let position = Tensor::<1, Int>::from_data(TensorData::new(position, [n]), &device);
-        let logprobs = Tensor::cat(logprobs, 0).select(0, position);
+        let logprobs = order.reassemble(logprobs, &device);
         Ok(PassOutput {
             gradient: PassGradient::Flat(flat),
             loss,

@@ -21,6 +21,7 @@ mod eval;
 mod grads;
 mod loss_pass;
 mod objective_passes;
+mod row_chunks;
 mod scoring;
 mod step;
 mod step_metrics;

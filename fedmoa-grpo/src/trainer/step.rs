@@ -11,6 +11,7 @@ use fedmoa_core::{GradientSignals, Prompt, StepSignals, axpy_slice};
 use super::dynamic_sampling::SampledGroups;
 use super::loss_pass::PassRows;
 use super::objective_passes::{PassInputs, PrimaryKl, RowSubset, has_no_signal};
+use super::row_chunks::row_chunks;
 use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 use super::{GrpoTrainer, ProximalAnchor, eval, score_completions};
 use crate::batch::SequenceBatch;
@@ -226,6 +227,34 @@ impl<P: Policy> GrpoTrainer<P> {
         }
     }
 
+    /// The KL reference's token log-probs of `batch`, `[n, C]`: in one forward, or in the
+    /// micro-batches of the loss passes when `micro_batch_rows` splits the batch (each cut
+    /// to its own completion width, [`super::row_chunks`]).
+    fn reference_logprobs(
+        &self,
+        batch: &SequenceBatch,
+        reference: &P,
+        inv_temp: f64,
+    ) -> Result<Tensor<2>, GrpoError> {
+        let logprobs = |b: &SequenceBatch| {
+            let logits = self
+                .completion_logits(b, reference, &self.device)
+                .mul_scalar(inv_temp);
+            token_logprobs(logits, b.target_tensor(&self.device))
+        };
+        match self.config.micro_batch_rows {
+            Some(size) if size < batch.n_rows() => {
+                let (chunks, order) = row_chunks(batch, size, &self.device)?;
+                let parts = chunks
+                    .iter()
+                    .map(|c| logprobs(&c.batch))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(order.reassemble(parts, &self.device))
+            }
+            _ => Ok(logprobs(batch)?),
+        }
+    }
+
     /// The prompt + completion tokens on the training device, with the KL reference's
     /// token log-probs when there is a reference.
     fn loss_batch(
@@ -244,10 +273,7 @@ impl<P: Policy> GrpoTrainer<P> {
         let inv_temp = 1.0 / self.config.grpo.temperature;
         let ref_logprobs = match reference {
             Some(r) => {
-                let logits = self
-                    .completion_logits(&rollout.batch, r, &self.device)
-                    .mul_scalar(inv_temp);
-                let lp = token_logprobs(logits, rollout.batch.target_tensor(&self.device))?;
+                let lp = self.reference_logprobs(&rollout.batch, r, inv_temp)?;
                 Some(Tensor::<2>::from_data(lp.into_data(), &train_dev))
             }
             None => None,
