@@ -161,6 +161,14 @@ impl PackedProjection {
                             block_sums: &block_sums,
                             low,
                         });
+                    } else if m >= BUFFERED_MIN_ROWS {
+                        Arch::new().dispatch(BufferedKernel {
+                            part,
+                            first,
+                            out,
+                            x,
+                            low,
+                        });
                     } else {
                         Arch::new().dispatch(OutputsKernel {
                             part,
@@ -293,6 +301,39 @@ impl WithSimd for OutputsKernel<'_> {
     }
 }
 
+/// [`OutputsKernel`] for [`BUFFERED_MIN_ROWS`] rows or more, through
+/// [`buffered_group_dots`]; a kernel of its own, so that the code of the smaller cases
+/// stays as it was compiled before.
+struct BufferedKernel<'a> {
+    part: &'a PackedPart,
+    first: usize,
+    out: &'a mut [f32],
+    x: &'a [f32],
+    low: Option<&'a [f32]>,
+}
+
+impl WithSimd for BufferedKernel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let base = &self.part.base;
+        let m = self.x.len() / base.cols();
+        let lora = self.part.adapter.as_ref().zip(self.low);
+        for (g, out) in (self.first / GROUP..).zip(self.out.chunks_mut(GROUP * m)) {
+            let sums = match base.format() {
+                PackedFormat::Q4_1 => buffered_group_dots::<S, 4>(simd, base, lora, g, self.x),
+                PackedFormat::Q8_0 => buffered_group_dots::<S, 8>(simd, base, lora, g, self.x),
+            };
+            for (lane, column) in out.chunks_exact_mut(m).enumerate() {
+                for (value, sums) in column.iter_mut().zip(&sums) {
+                    *value = sums[lane];
+                }
+            }
+        }
+    }
+}
+
 /// [`OutputsKernel`] for a single row of `Q4_1` weights, through [`row_dots`].
 struct RowKernel<'a> {
     part: &'a PackedPart,
@@ -375,6 +416,109 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
         }
     }
     with_adapter(simd, lora, g, first, acc)
+}
+
+/// Rows from which [`buffered_group_dots`] unpacks each block once for all of them.
+const BUFFERED_MIN_ROWS: usize = 2 * ROW_GROUP;
+
+/// [`group_dots`] for every row of `x` at once, `[M][GROUP]`: each block of the group's
+/// weights is unpacked once into a buffer of vectors, then multiplied with the inputs of
+/// every row, four rows at a time (one at a time for the last `M mod 4`). The accumulators
+/// wait in memory between blocks.
+///
+/// Bit for bit [`group_dots`] over the same row groups: the same unpacking, and each
+/// output's products are added in the same order, with the same fused multiply-adds.
+/// Unpacking a code costs six vector operations, which [`group_dots`] repeats for every
+/// four rows; here it runs once per block for all rows.
+#[inline(always)]
+fn buffered_group_dots<S: Simd, const BITS: u32>(
+    simd: S,
+    base: &PackedMatrix,
+    lora: Option<(&HostAdapter, &[f32])>,
+    g: usize,
+    x: &[f32],
+) -> Vec<[f32; GROUP]> {
+    let cols = base.cols();
+    let m = x.len() / cols;
+    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
+    let vectors = GROUP / lanes;
+    let per_word = 32 / BITS as usize;
+    let words_per_block = BLOCK / per_word;
+    let (scales, mins, words) = base.group(g);
+    let (scales, _) = S::as_simd_f32s(scales);
+    let (mins, _) = S::as_simd_f32s(mins);
+    let (words, _) = S::as_simd_u32s(words);
+    let mask = simd.splat_u32s((1 << BITS) - 1);
+    let magic = simd.splat_u32s(0x4b00_0000);
+    let bias = simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32);
+    let zero = simd.splat_f32s(0.0);
+    let fours = m / ROW_GROUP;
+    let mut acc4 = vec![[[zero; GROUP]; ROW_GROUP]; fours];
+    let mut acc1 = vec![[[zero; GROUP]; 1]; m % ROW_GROUP];
+    // The block's weights: `weights[i * vectors + v]` for input i of the block.
+    let mut weights = vec![zero; BLOCK * vectors];
+    for b in 0..cols / BLOCK {
+        for w in 0..words_per_block {
+            for k in 0..per_word {
+                let shift = simd.splat_u32s(k as u32 * BITS);
+                let i = w * per_word + k;
+                for v in 0..vectors {
+                    let word = words[(b * words_per_block + w) * vectors + v];
+                    let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), mask);
+                    let q =
+                        simd.sub_f32s(simd.transmute_f32s_u32s(simd.or_u32s(code, magic)), bias);
+                    weights[i * vectors + v] = simd.add_f32s(
+                        simd.mul_f32s(q, scales[b * vectors + v]),
+                        mins[b * vectors + v],
+                    );
+                }
+            }
+        }
+        let inputs = |row: usize| &x[row * cols + b * BLOCK..row * cols + (b + 1) * BLOCK];
+        for (four, acc) in acc4.iter_mut().enumerate() {
+            block_products(simd, &weights, vectors, acc, |j| {
+                inputs(four * ROW_GROUP + j)
+            });
+        }
+        for (one, acc) in acc1.iter_mut().enumerate() {
+            block_products(simd, &weights, vectors, acc, |_| {
+                inputs(fours * ROW_GROUP + one)
+            });
+        }
+    }
+    let mut sums = Vec::with_capacity(m);
+    for (four, acc) in acc4.into_iter().enumerate() {
+        sums.extend(with_adapter(simd, lora, g, four * ROW_GROUP, acc));
+    }
+    for (one, acc) in acc1.into_iter().enumerate() {
+        sums.extend(with_adapter(simd, lora, g, fours * ROW_GROUP + one, acc));
+    }
+    sums
+}
+
+/// Adds one block's products to the accumulators of `R` rows (`acc`: `[R][vectors]`):
+/// `weights` holds the block's unpacked weights (`[BLOCK][vectors]`), `inputs(j)` row j's
+/// [`BLOCK`] inputs.
+#[inline(always)]
+fn block_products<'x, S: Simd, const R: usize>(
+    simd: S,
+    weights: &[S::f32s],
+    vectors: usize,
+    acc: &mut [[S::f32s; GROUP]; R],
+    inputs: impl Fn(usize) -> &'x [f32],
+) {
+    let rows: [&[f32]; R] = core::array::from_fn(&inputs);
+    let mut a = *acc;
+    for i in 0..BLOCK {
+        let xs: [S::f32s; R] = core::array::from_fn(|j| simd.splat_f32s(rows[j][i]));
+        for v in 0..vectors {
+            let weight = weights[i * vectors + v];
+            for j in 0..R {
+                a[j][v] = simd.mul_add_e_f32s(weight, xs[j], a[j][v]);
+            }
+        }
+    }
+    *acc = a;
 }
 
 /// Adds the adapter's `s·(x·A)·B` for group `g` and rows `first..first + R` to the
@@ -633,6 +777,25 @@ mod tests {
         let x = Tensor::<2>::random([2, 96], Distribution::Uniform(-1.0, 1.0), &dev);
         let d = max_abs(bare.forward(x.clone()) - linear(&q, x));
         assert!(d > 1e-2, "{d}");
+    }
+
+    #[test]
+    fn rows_unpacked_once_per_block_equal_the_rows_unpacked_per_four_bit_for_bit() {
+        let q = block_linear(96, 40, PackedFormat::Q4_1, true, 6);
+        let k = block_linear(96, 24, PackedFormat::Q8_0, true, 7);
+        let packed = PackedProjection::from_linears(&[&q, &k], &PackedCache::default()).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut x = vec![0.0f32; 9 * 96];
+        block_values(PackedFormat::Q8_0, &mut x, &mut rng);
+        // Nine rows take the buffered kernel (rows 0-3, 4-7, then 8 alone); four and five
+        // rows take `group_dots` with the same row groups.
+        assert!(9 >= BUFFERED_MIN_ROWS && 5 < BUFFERED_MIN_ROWS);
+        let all = packed.forward_host(&x, 9);
+        let mut parts = packed.forward_host(&x[..4 * 96], 4);
+        parts.extend(packed.forward_host(&x[4 * 96..], 5));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(all.iter().any(|v| v.abs() > 0.1));
+        assert_eq!(bits(&all), bits(&parts));
     }
 
     #[test]

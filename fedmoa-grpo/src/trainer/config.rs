@@ -57,7 +57,9 @@ pub struct GrpoTrainerConfig {
     /// micro-batch by its own tokens, as TRL's gradient accumulation does). A pass keeps
     /// one micro-batch's activations for its backward, so the step's peak memory drops,
     /// for more, smaller matmuls (TRL's `per_device_train_batch_size` with
-    /// `gradient_accumulation_steps`).
+    /// `gradient_accumulation_steps`). Each prompt's rows stay together, longest completion
+    /// first, and a micro-batch drops the padding columns past its own longest completion;
+    /// the KL reference's forward runs in the same micro-batches.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub micro_batch_rows: Option<usize>,
 }
