@@ -162,7 +162,7 @@ impl PackedProjection {
                             low,
                         });
                     } else if m >= BUFFERED_MIN_ROWS {
-                        Arch::new().dispatch(BufferedKernel {
+                        Arch::new().dispatch(OutputsKernel::<true> {
                             part,
                             first,
                             out,
@@ -170,7 +170,7 @@ impl PackedProjection {
                             low,
                         });
                     } else {
-                        Arch::new().dispatch(OutputsKernel {
+                        Arch::new().dispatch(OutputsKernel::<false> {
                             part,
                             first,
                             out,
@@ -246,8 +246,10 @@ impl PackedPart {
 
 /// The outputs `first..first + out.len() / M` of `part` for the `M` rows of `x`, written
 /// output-major into `out`; `low` is `x·A` (`[M, rank]`) when there is an adapter.
-/// `first` is a multiple of [`GROUP`].
-struct OutputsKernel<'a> {
+/// `first` is a multiple of [`GROUP`]. With `BUFFERED`, through [`buffered_group_dots`]
+/// (for [`BUFFERED_MIN_ROWS`] rows or more); a kernel of its own, so that the code of the
+/// smaller cases stays as it was compiled before.
+struct OutputsKernel<'a, const BUFFERED: bool> {
     part: &'a PackedPart,
     first: usize,
     out: &'a mut [f32],
@@ -255,7 +257,7 @@ struct OutputsKernel<'a> {
     low: Option<&'a [f32]>,
 }
 
-impl WithSimd for OutputsKernel<'_> {
+impl<const BUFFERED: bool> WithSimd for OutputsKernel<'_, BUFFERED> {
     type Output = ();
 
     #[inline(always)]
@@ -270,6 +272,19 @@ impl WithSimd for OutputsKernel<'_> {
         let base = &part.base;
         let m = x.len() / base.cols();
         for (g, out) in (first / GROUP..).zip(out.chunks_mut(GROUP * m)) {
+            if BUFFERED {
+                let lora = part.adapter.as_ref().zip(low);
+                let sums = match base.format() {
+                    PackedFormat::Q4_1 => buffered_group_dots::<S, 4>(simd, base, lora, g, x),
+                    PackedFormat::Q8_0 => buffered_group_dots::<S, 8>(simd, base, lora, g, x),
+                };
+                for (lane, column) in out.chunks_exact_mut(m).enumerate() {
+                    for (value, sums) in column.iter_mut().zip(&sums) {
+                        *value = sums[lane];
+                    }
+                }
+                continue;
+            }
             let mut r = 0;
             while r < m {
                 let rows = if m - r >= ROW_GROUP { ROW_GROUP } else { 1 };
@@ -301,39 +316,6 @@ impl WithSimd for OutputsKernel<'_> {
     }
 }
 
-/// [`OutputsKernel`] for [`BUFFERED_MIN_ROWS`] rows or more, through
-/// [`buffered_group_dots`]; a kernel of its own, so that the code of the smaller cases
-/// stays as it was compiled before.
-struct BufferedKernel<'a> {
-    part: &'a PackedPart,
-    first: usize,
-    out: &'a mut [f32],
-    x: &'a [f32],
-    low: Option<&'a [f32]>,
-}
-
-impl WithSimd for BufferedKernel<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let base = &self.part.base;
-        let m = self.x.len() / base.cols();
-        let lora = self.part.adapter.as_ref().zip(self.low);
-        for (g, out) in (self.first / GROUP..).zip(self.out.chunks_mut(GROUP * m)) {
-            let sums = match base.format() {
-                PackedFormat::Q4_1 => buffered_group_dots::<S, 4>(simd, base, lora, g, self.x),
-                PackedFormat::Q8_0 => buffered_group_dots::<S, 8>(simd, base, lora, g, self.x),
-            };
-            for (lane, column) in out.chunks_exact_mut(m).enumerate() {
-                for (value, sums) in column.iter_mut().zip(&sums) {
-                    *value = sums[lane];
-                }
-            }
-        }
-    }
-}
-
 /// [`OutputsKernel`] for a single row of `Q4_1` weights, through [`row_dots`].
 struct RowKernel<'a> {
     part: &'a PackedPart,
@@ -358,6 +340,66 @@ impl WithSimd for RowKernel<'_> {
     }
 }
 
+/// The codes of one group of a [`PackedMatrix`] with `BITS`-bit codes, as vectors of
+/// [`GROUP`] consecutive outputs, and their exact unpacking.
+struct GroupCodes<'a, S: Simd, const BITS: u32> {
+    scales: &'a [S::f32s],
+    mins: &'a [S::f32s],
+    words: &'a [S::u32s],
+    /// Vectors per group of outputs.
+    vectors: usize,
+    /// Codes per 32-bit word.
+    per_word: usize,
+    /// Words per block of [`BLOCK`] inputs (per output).
+    words_per_block: usize,
+    mask: S::u32s,
+    magic: S::u32s,
+    bias: S::f32s,
+}
+
+impl<'a, S: Simd, const BITS: u32> GroupCodes<'a, S, BITS> {
+    #[inline(always)]
+    fn new(simd: S, base: &'a PackedMatrix, g: usize) -> Self {
+        let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
+        let per_word = 32 / BITS as usize;
+        let (scales, mins, words) = base.group(g);
+        Self {
+            scales: S::as_simd_f32s(scales).0,
+            mins: S::as_simd_f32s(mins).0,
+            words: S::as_simd_u32s(words).0,
+            vectors: GROUP / lanes,
+            per_word,
+            words_per_block: BLOCK / per_word,
+            mask: simd.splat_u32s((1 << BITS) - 1),
+            magic: simd.splat_u32s(0x4b00_0000),
+            bias: simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32),
+        }
+    }
+
+    /// The codes of block `b`, word `w`, vector `v`, at bit offset `shift` (`k · BITS`,
+    /// splat), as floats: widened exactly (the bits under the exponent of 2²³, minus 2²³
+    /// and the code offset).
+    #[inline(always)]
+    fn code(&self, simd: S, b: usize, w: usize, shift: S::u32s, v: usize) -> S::f32s {
+        let word = self.words[(b * self.words_per_block + w) * self.vectors + v];
+        let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), self.mask);
+        simd.sub_f32s(
+            simd.transmute_f32s_u32s(simd.or_u32s(code, self.magic)),
+            self.bias,
+        )
+    }
+
+    /// [`GroupCodes::code`] scaled as the dequantiser does: `q·d + m`, unfused.
+    #[inline(always)]
+    fn weight(&self, simd: S, b: usize, w: usize, shift: S::u32s, v: usize) -> S::f32s {
+        let i = b * self.vectors + v;
+        simd.add_f32s(
+            simd.mul_f32s(self.code(simd, b, w, shift, v), self.scales[i]),
+            self.mins[i],
+        )
+    }
+}
+
 /// Rows of `x` whose products with a group's weights run together, sharing the unpacking.
 const ROW_GROUP: usize = 4;
 
@@ -378,17 +420,9 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
     first: usize,
 ) -> [[f32; GROUP]; R] {
     let cols = base.cols();
-    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
-    let vectors = GROUP / lanes;
-    let per_word = 32 / BITS as usize;
-    let words_per_block = BLOCK / per_word;
-    let (scales, mins, words) = base.group(g);
-    let (scales, _) = S::as_simd_f32s(scales);
-    let (mins, _) = S::as_simd_f32s(mins);
-    let (words, _) = S::as_simd_u32s(words);
-    let mask = simd.splat_u32s((1 << BITS) - 1);
-    let magic = simd.splat_u32s(0x4b00_0000);
-    let bias = simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32);
+    let codes = GroupCodes::<S, BITS>::new(simd, base, g);
+    let (vectors, per_word, words_per_block) =
+        (codes.vectors, codes.per_word, codes.words_per_block);
     let zero = simd.splat_f32s(0.0);
     let mut acc = [[zero; GROUP]; R];
     let rows: [&[f32]; R] =
@@ -400,16 +434,9 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
                 let i = b * BLOCK + w * per_word + k;
                 let xs: [S::f32s; R] = core::array::from_fn(|j| simd.splat_f32s(rows[j][i]));
                 for v in 0..vectors {
-                    let word = words[(b * words_per_block + w) * vectors + v];
-                    let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), mask);
-                    let q =
-                        simd.sub_f32s(simd.transmute_f32s_u32s(simd.or_u32s(code, magic)), bias);
-                    let weight = simd.add_f32s(
-                        simd.mul_f32s(q, scales[b * vectors + v]),
-                        mins[b * vectors + v],
-                    );
-                    for j in 0..R {
-                        acc[j][v] = simd.mul_add_e_f32s(weight, xs[j], acc[j][v]);
+                    let weight = codes.weight(simd, b, w, shift, v);
+                    for (acc, &x) in acc.iter_mut().zip(&xs) {
+                        acc[v] = simd.mul_add_e_f32s(weight, x, acc[v]);
                     }
                 }
             }
@@ -440,17 +467,9 @@ fn buffered_group_dots<S: Simd, const BITS: u32>(
 ) -> Vec<[f32; GROUP]> {
     let cols = base.cols();
     let m = x.len() / cols;
-    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
-    let vectors = GROUP / lanes;
-    let per_word = 32 / BITS as usize;
-    let words_per_block = BLOCK / per_word;
-    let (scales, mins, words) = base.group(g);
-    let (scales, _) = S::as_simd_f32s(scales);
-    let (mins, _) = S::as_simd_f32s(mins);
-    let (words, _) = S::as_simd_u32s(words);
-    let mask = simd.splat_u32s((1 << BITS) - 1);
-    let magic = simd.splat_u32s(0x4b00_0000);
-    let bias = simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32);
+    let codes = GroupCodes::<S, BITS>::new(simd, base, g);
+    let (vectors, per_word, words_per_block) =
+        (codes.vectors, codes.per_word, codes.words_per_block);
     let zero = simd.splat_f32s(0.0);
     let fours = m / ROW_GROUP;
     let mut acc4 = vec![[[zero; GROUP]; ROW_GROUP]; fours];
@@ -463,14 +482,7 @@ fn buffered_group_dots<S: Simd, const BITS: u32>(
                 let shift = simd.splat_u32s(k as u32 * BITS);
                 let i = w * per_word + k;
                 for v in 0..vectors {
-                    let word = words[(b * words_per_block + w) * vectors + v];
-                    let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), mask);
-                    let q =
-                        simd.sub_f32s(simd.transmute_f32s_u32s(simd.or_u32s(code, magic)), bias);
-                    weights[i * vectors + v] = simd.add_f32s(
-                        simd.mul_f32s(q, scales[b * vectors + v]),
-                        mins[b * vectors + v],
-                    );
+                    weights[i * vectors + v] = codes.weight(simd, b, w, shift, v);
                 }
             }
         }
@@ -585,18 +597,10 @@ fn row_dots<S: Simd>(
 ) -> [[f32; GROUP]; 1] {
     const BITS: u32 = 4;
     let cols = base.cols();
-    let lanes = core::mem::size_of::<S::f32s>() / core::mem::size_of::<f32>();
-    let vectors = GROUP / lanes;
-    let per_word = 32 / BITS as usize;
-    let words_per_block = BLOCK / per_word;
     let blocks = cols / BLOCK;
-    let (scales, mins, words) = base.group(g);
-    let (scales, _) = S::as_simd_f32s(scales);
-    let (mins, _) = S::as_simd_f32s(mins);
-    let (words, _) = S::as_simd_u32s(words);
-    let mask = simd.splat_u32s((1 << BITS) - 1);
-    let magic = simd.splat_u32s(0x4b00_0000);
-    let bias = simd.splat_f32s(8_388_608.0 + base.format().code_offset() as f32);
+    let codes = GroupCodes::<S, BITS>::new(simd, base, g);
+    let (vectors, per_word, words_per_block) =
+        (codes.vectors, codes.per_word, codes.words_per_block);
     let zero = simd.splat_f32s(0.0);
     let mut acc = [zero; GROUP];
     for (b, &block_sum) in block_sums.iter().enumerate().take(blocks) {
@@ -605,19 +609,15 @@ fn row_dots<S: Simd>(
             for k in 0..per_word {
                 let shift = simd.splat_u32s(k as u32 * BITS);
                 let xs = simd.splat_f32s(x[b * BLOCK + w * per_word + k]);
-                for v in 0..vectors {
-                    let word = words[(b * words_per_block + w) * vectors + v];
-                    let code = simd.and_u32s(simd.wrapping_dyn_shr_u32s(word, shift), mask);
-                    let q =
-                        simd.sub_f32s(simd.transmute_f32s_u32s(simd.or_u32s(code, magic)), bias);
-                    dots[v] = simd.mul_add_e_f32s(q, xs, dots[v]);
+                for (v, dot) in dots[..vectors].iter_mut().enumerate() {
+                    *dot = simd.mul_add_e_f32s(codes.code(simd, b, w, shift, v), xs, *dot);
                 }
             }
         }
         let sum = simd.splat_f32s(block_sum);
         for v in 0..vectors {
-            let with_min = simd.mul_add_e_f32s(mins[b * vectors + v], sum, acc[v]);
-            acc[v] = simd.mul_add_e_f32s(scales[b * vectors + v], dots[v], with_min);
+            let with_min = simd.mul_add_e_f32s(codes.mins[b * vectors + v], sum, acc[v]);
+            acc[v] = simd.mul_add_e_f32s(codes.scales[b * vectors + v], dots[v], with_min);
         }
     }
     with_adapter(simd, lora, g, 0, [acc])
@@ -789,7 +789,7 @@ mod tests {
         block_values(PackedFormat::Q8_0, &mut x, &mut rng);
         // Nine rows take the buffered kernel (rows 0-3, 4-7, then 8 alone); four and five
         // rows take `group_dots` with the same row groups.
-        assert!(9 >= BUFFERED_MIN_ROWS && 5 < BUFFERED_MIN_ROWS);
+        const { assert!(9 >= BUFFERED_MIN_ROWS && 5 < BUFFERED_MIN_ROWS) };
         let all = packed.forward_host(&x, 9);
         let mut parts = packed.forward_host(&x[..4 * 96], 4);
         parts.extend(packed.forward_host(&x[4 * 96..], 5));
