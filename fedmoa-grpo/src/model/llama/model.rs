@@ -122,16 +122,10 @@ impl Policy for Llama {
         logits.reshape([b, t, self.config.vocab_size])
     }
 
-    /// The blocks only: the final norm and the head (49,152 outputs for SmolLM2) are
-    /// skipped, since only the cache is kept.
+    /// [`Llama::hidden`] only: the head (49,152 outputs for SmolLM2) is skipped, since
+    /// only the cache is kept.
     fn prefill(&self, tokens: Tensor<2, Int>, left_pad: &[usize], cache: &mut KvCache) {
-        let _ = run_blocks(
-            &self.blocks,
-            &self.rope,
-            self.embed.forward(tokens),
-            left_pad,
-            Some(cache),
-        );
+        let _ = self.hidden(tokens, left_pad, Some(cache));
     }
 
     /// With LoRA attached, the adapters merged into dense weights ([`Llama::merged`]).
