@@ -11,7 +11,8 @@
 //! `{"step_secs_fixed", "step_secs_hypergradient", "step_secs_hypergradient_kl_folded",
 //! "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_f32_decode_model",
 //! "decode_tok_s_b8_f32_decode_model", "decode_tok_s_b1_policy_forward",
-//! "decode_tok_s_b8_policy_forward", "peak_rss_mb"}` (step times: the median after the
+//! "decode_tok_s_b8_policy_forward", "decode_tok_s_b1_lora", "decode_tok_s_b8_lora",
+//! "peak_rss_mb"}` (step times: the median after the
 //! first step; decoding through the decode model the sampler uses, which keeps the GGUF's
 //! blocks packed, and for comparison through the same layout in `f32` and through the
 //! policy's own forward).
@@ -23,8 +24,9 @@
 //! cargo run --release --example smollm2_perf -- --micro-batch-rows 8
 //! # less memory: 2 rows per forward + backward, and sampling through the policy forward
 //! cargo run --release --example smollm2_perf -- --micro-batch-rows 2 --no-decode-model
-//! # decoding only
+//! # decoding only; decoding and the fixed-weight steps only
 //! cargo run --release --example smollm2_perf -- --decode-only
+//! cargo run --release --example smollm2_perf -- --fixed-only
 //! ```
 
 use std::error::Error;
@@ -104,6 +106,15 @@ enum Weighting {
     HypergradientKlFolded,
 }
 
+/// TRL's adapters: r = 16, α = 32 on all 7 projections.
+fn lora_config() -> LoraConfig {
+    LoraConfig {
+        rank: 16,
+        alpha: 32.0,
+        ..LoraConfig::default()
+    }
+}
+
 /// Runs `args.steps` GRPO steps of a fresh trainer on LoRA adapters of `base`.
 fn trainer_steps(
     base: &Llama,
@@ -111,11 +122,7 @@ fn trainer_steps(
     weighting: Weighting,
     args: &Args,
 ) -> Result<StepTimes, Box<dyn Error>> {
-    let policy = base.clone().with_lora(&LoraConfig {
-        rank: 16,
-        alpha: 32.0,
-        ..LoraConfig::default()
-    })?;
+    let policy = base.clone().with_lora(&lora_config())?;
     let mut config = GrpoTrainerConfig::default();
     config.grpo.num_generations = 8;
     config.grpo.prompts_per_step = 1;
@@ -244,6 +251,10 @@ struct Args {
     /// Measure decoding only (no trainer steps); the JSON line then holds the decode rates.
     #[arg(long)]
     decode_only: bool,
+    /// Run the fixed-weight trainer only (no hypergradient runs); the JSON line then has no
+    /// hypergradient step times.
+    #[arg(long)]
+    fixed_only: bool,
     /// The SmolLM2 GGUF file (`scripts/fetch-smollm2.sh` prints its path).
     #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
     gguf: std::path::PathBuf,
@@ -312,7 +323,23 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         }
     }
     let [decode_tok_s, dense_tok_s, plain_tok_s] = tok_s;
-    drop((fast, dense, model));
+    drop((fast, dense));
+    // The trainer samples through the decode model of the policy, whose LoRA adapters
+    // (r = 16 on all 7 projections) stay unmerged.
+    let adapted = model
+        .with_lora(&lora_config())?
+        .decode_model()
+        .ok_or("Llama has a decode model")?;
+    let mut lora_tok_s = Vec::new();
+    for b in [1usize, 8] {
+        let (_, rate) = decode_throughput(&adapted, &vec![prompt.clone(); b], &plain);
+        println!(
+            "batch {b}, decode model with LoRA r16 adapters: decode {rate:.1} tok/s ({:.0} ms/step)",
+            1000.0 * b as f64 / rate
+        );
+        lora_tok_s.push(rate);
+    }
+    drop(adapted);
     if args.decode_only {
         println!(
             "{}",
@@ -321,6 +348,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
                 "decode_tok_s_b8": decode_tok_s[1],
                 "decode_tok_s_b1_f32_decode_model": dense_tok_s[0],
                 "decode_tok_s_b8_f32_decode_model": dense_tok_s[1],
+                "decode_tok_s_b1_lora": lora_tok_s[0],
+                "decode_tok_s_b8_lora": lora_tok_s[1],
             })
         );
         return Ok(());
@@ -334,6 +363,25 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     reset_peak_rss();
     let fixed = trainer_steps(&base, &tok, Weighting::Fixed, args)?;
     let peak_rss_mb = peak_rss_mb();
+    if args.fixed_only {
+        println!(
+            "GrpoTrainer<Llama> step (TRL's setting, 2 objectives): fixed weights {:.2} s \
+             (sampling {:.2} s); peak RSS {peak_rss_mb:.0} MB",
+            fixed.step_secs, fixed.sample_secs
+        );
+        println!(
+            "{}",
+            serde_json::json!({
+                "step_secs_fixed": fixed.step_secs,
+                "decode_tok_s_b1": decode_tok_s[0],
+                "decode_tok_s_b8": decode_tok_s[1],
+                "decode_tok_s_b1_lora": lora_tok_s[0],
+                "decode_tok_s_b8_lora": lora_tok_s[1],
+                "peak_rss_mb": peak_rss_mb,
+            })
+        );
+        return Ok(());
+    }
     let hyper = trainer_steps(&base, &tok, Weighting::Hypergradient, args)?;
     let folded = trainer_steps(&base, &tok, Weighting::HypergradientKlFolded, args)?;
     println!(
@@ -362,6 +410,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             "decode_tok_s_b8_f32_decode_model": dense_tok_s[1],
             "decode_tok_s_b1_policy_forward": plain_tok_s[0],
             "decode_tok_s_b8_policy_forward": plain_tok_s[1],
+            "decode_tok_s_b1_lora": lora_tok_s[0],
+            "decode_tok_s_b8_lora": lora_tok_s[1],
             "peak_rss_mb": peak_rss_mb,
         })
     );
