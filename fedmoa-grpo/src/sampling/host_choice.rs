@@ -9,6 +9,8 @@
 //! tied with another token's: then the id depends on the device sort's order of equal
 //! values, and the batch is left to the device version.
 
+use rayon::prelude::*;
+
 /// Picks one token per row of `probs` (`rows × vocab`, row-major softmax probabilities)
 /// with the uniforms `u`, as [`super::choose_with_uniforms`] does. `None` when some row
 /// needs the device sort's order of tied probabilities, or holds a value that is negative
@@ -23,25 +25,33 @@ pub(super) fn choose_on_host(
     if vocab == 0 || probs.len() != vocab * u.len() {
         return None;
     }
-    let mut keys = Vec::with_capacity(vocab);
-    let mut scratch = vec![0u32; vocab];
-    let mut sorted = Vec::with_capacity(vocab);
+    // Rows in parallel, each thread with its own buffers.
     probs
-        .chunks_exact(vocab)
+        .par_chunks_exact(vocab)
         .zip(u)
-        .map(|(row, &u)| {
-            keys.clear();
-            keys.extend(row.iter().map(|p| p.to_bits()));
-            // Non-negative finite floats sort as their bits; anything else goes to the device.
-            if keys.iter().any(|&k| k >= f32::INFINITY.to_bits()) {
-                return None;
-            }
-            radix_sort(&mut keys, &mut scratch);
-            sorted.clear();
-            sorted.extend(keys.iter().rev().map(|&k| f32::from_bits(k)));
-            let rank = rank_in_sorted(&sorted, u, top_p, top_k);
-            token_of(row, sorted[rank])
-        })
+        .map_init(
+            || {
+                (
+                    Vec::with_capacity(vocab),
+                    vec![0u32; vocab],
+                    Vec::with_capacity(vocab),
+                )
+            },
+            |(keys, scratch, sorted), (row, &u)| {
+                keys.clear();
+                keys.extend(row.iter().map(|p| p.to_bits()));
+                // Non-negative finite floats sort as their bits; anything else goes to the
+                // device.
+                if keys.iter().any(|&k| k >= f32::INFINITY.to_bits()) {
+                    return None;
+                }
+                radix_sort(keys, scratch);
+                sorted.clear();
+                sorted.extend(keys.iter().rev().map(|&k| f32::from_bits(k)));
+                let rank = rank_in_sorted(sorted, u, top_p, top_k);
+                token_of(row, sorted[rank])
+            },
+        )
         .collect()
 }
 
