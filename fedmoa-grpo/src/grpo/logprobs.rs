@@ -25,6 +25,56 @@ pub fn token_logprobs(
     logits: Tensor<3>,
     targets: Tensor<2, Int>,
 ) -> Result<Tensor<2>, GrpoInputError> {
+    check_targets(&logits, &targets)?;
+    let max = logits.clone().detach().max_dim(2);
+    let shifted = logits - max;
+    let log_sum_exp = shifted.clone().exp().sum_dim(2).log();
+    Ok((shifted.gather(2, targets.unsqueeze_dim::<3>(2)) - log_sum_exp).squeeze_dim::<2>(2))
+}
+
+/// [`token_logprobs`] (the same values and gradients, bit for bit) and, detached, the
+/// entropy of every position's distribution, from the same exponentials.
+///
+/// With `s` the logits shifted by their row maximum, `H = ln Σ eˢ − Σ eˢ·s / Σ eˢ`: the
+/// entropy costs one product and one sum over `[B, T, V]`, where [`token_entropy`] runs
+/// a log-softmax and a second exponential of its own. It equals [`token_entropy`] up to
+/// float rounding.
+///
+/// # Shapes
+/// `logits: [B, T, V]`, `targets: [B, T]` → (`[B, T]`, `[B, T]`).
+///
+/// # Errors
+/// [`GrpoInputError::Shape`] when `targets` is not `[B, T]`.
+pub fn token_logprobs_and_entropy(
+    logits: Tensor<3>,
+    targets: Tensor<2, Int>,
+) -> Result<(Tensor<2>, Tensor<2>), GrpoInputError> {
+    check_targets(&logits, &targets)?;
+    let max = logits.clone().detach().max_dim(2);
+    let shifted = logits - max;
+    let exp = shifted.clone().exp();
+    let sum_exp = exp.clone().sum_dim(2);
+    let log_sum_exp = sum_exp.clone().log();
+    let weighted = (exp.detach() * shifted.clone().detach()).sum_dim(2);
+    let entropy = (log_sum_exp.clone().detach() - weighted / sum_exp.detach()).squeeze_dim::<2>(2);
+    let logprobs =
+        (shifted.gather(2, targets.unsqueeze_dim::<3>(2)) - log_sum_exp).squeeze_dim::<2>(2);
+    Ok((logprobs, entropy))
+}
+
+/// `logits` divided by the sampling temperature (`inv_temp` = 1 / T), as TRL does before
+/// its log-probs; at T = 1 the logits themselves, with no pass over `[B, T, V]` in the
+/// forward or the backward (multiplying by 1 changes no bit).
+pub fn tempered_logits(logits: Tensor<3>, inv_temp: f64) -> Tensor<3> {
+    if inv_temp == 1.0 {
+        logits
+    } else {
+        logits.mul_scalar(inv_temp)
+    }
+}
+
+/// [`GrpoInputError::Shape`] unless `targets` is `[B, T]` for `logits: [B, T, V]`.
+fn check_targets(logits: &Tensor<3>, targets: &Tensor<2, Int>) -> Result<(), GrpoInputError> {
     let [b, t, _] = logits.dims();
     let got = targets.dims();
     if got != [b, t] {
@@ -34,10 +84,7 @@ pub fn token_logprobs(
             got: got.to_vec(),
         });
     }
-    let max = logits.clone().detach().max_dim(2);
-    let shifted = logits - max;
-    let log_sum_exp = shifted.clone().exp().sum_dim(2).log();
-    Ok((shifted.gather(2, targets.unsqueeze_dim::<3>(2)) - log_sum_exp).squeeze_dim::<2>(2))
+    Ok(())
 }
 
 /// Entropy `−Σ_v p_v log p_v` of the next-token distribution at every position.
@@ -167,6 +214,62 @@ mod tests {
         assert!((mean - 1.0691667).abs() < 1e-6, "{mean}");
         let mean: f32 = entropy(logits, second).unwrap().into_scalar();
         assert!((mean - 1.5 * ln2).abs() < 1e-6, "{mean}");
+    }
+
+    #[test]
+    fn fused_entropy_matches_by_hand_and_the_logprobs_stay_bit_for_bit() {
+        // The two rows of `entropy_of_known_distributions`: ln 3 and 1.5 ln 2.
+        let ln2 = 2f32.ln();
+        let logits = Tensor::<3>::from_floats([[[5.0, 5.0, 5.0], [0.0, 0.0, ln2]]], &dev());
+        let targets = Tensor::<2, Int>::from_ints([[0, 2]], &dev());
+        let (_, h) = token_logprobs_and_entropy(logits, targets).unwrap();
+        let h = values(h);
+        assert!((h[0] - 3f32.ln()).abs() < 1e-6, "{h:?}");
+        assert!((h[1] - 1.5 * ln2).abs() < 1e-6, "{h:?}");
+        // Wide random rows: the entropy agrees with `token_entropy`, and the log-probs and
+        // their gradients are those of `token_logprobs`, bit for bit.
+        let adev = Device::flex().autodiff();
+        let logits =
+            Tensor::<3>::random([3, 5, 301], Distribution::Normal(0.0, 4.0), &adev).require_grad();
+        let targets = Tensor::<2, Int>::random([3, 5], Distribution::Uniform(0.0, 301.0), &adev);
+        let weights = Tensor::<2>::random([3, 5], Distribution::Normal(0.0, 1.0), &adev);
+        let (fused, h) = token_logprobs_and_entropy(logits.clone(), targets.clone()).unwrap();
+        let plain = token_logprobs(logits.clone(), targets).unwrap();
+        let reference = values(token_entropy(logits.clone().detach()));
+        for (ours, theirs) in values(h).iter().zip(&reference) {
+            assert!(
+                (ours - theirs).abs() < 1e-5 * theirs.abs().max(1.0),
+                "{ours} vs {theirs}"
+            );
+        }
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(values(fused.clone().detach())),
+            bits(values(plain.clone().detach()))
+        );
+        let g_fused = (fused * weights.clone()).sum().backward();
+        let g_plain = (plain * weights).sum().backward();
+        let grad = |g| {
+            let v = logits
+                .grad(&g)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            bits(v)
+        };
+        assert_eq!(grad(g_fused), grad(g_plain));
+    }
+
+    #[test]
+    fn temperature_one_leaves_the_logits_as_they_are() {
+        let logits = Tensor::<3>::from_floats([[[0.3, -1.7]]], &dev());
+        assert_eq!(
+            values(tempered_logits(logits.clone(), 1.0).squeeze_dim::<2>(0)),
+            vec![0.3, -1.7]
+        );
+        let halved = values(tempered_logits(logits, 0.5).squeeze_dim::<2>(0));
+        assert_eq!(halved, vec![0.15, -0.85]);
     }
 
     #[test]

@@ -17,7 +17,10 @@ pub mod param_grads;
 pub use advantages::{AdvantageSettings, Advantages, RewardStats, STD_EPSILON, compute_advantages};
 pub use config::{AdvantageMode, GrpoConfig, LossType, LrSchedulerType, ScaleRewards};
 pub use error::GrpoInputError;
-pub use logprobs::{entropy, masked_mean, token_entropy, token_logprobs};
+pub use logprobs::{
+    entropy, masked_mean, tempered_logits, token_entropy, token_logprobs,
+    token_logprobs_and_entropy,
+};
 pub use loss::{BatchTotals, LossInputs, LossOutput, LossSettings, LossStats, grpo_loss};
 pub use objective_grads::{GradientHistory, gram_matrix};
 pub use optim::{GrpoOptimizer, LrSchedule, OptimStep, adamw_config};

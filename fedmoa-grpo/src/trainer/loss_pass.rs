@@ -22,8 +22,9 @@ use super::GrpoTrainer;
 use super::row_chunks::row_chunks;
 use crate::batch::SequenceBatch;
 use crate::grpo::{
-    BatchTotals, LossInputs, LossSettings, LossStats, entropy, flatten_gradients, grpo_loss,
-    token_logprobs, trainable_len, unflatten_gradients,
+    BatchTotals, LossInputs, LossSettings, LossStats, flatten_gradients, grpo_loss, masked_mean,
+    tempered_logits, token_logprobs, token_logprobs_and_entropy, trainable_len,
+    unflatten_gradients,
 };
 use crate::{GrpoError, Policy};
 
@@ -155,16 +156,17 @@ impl<P: Policy> GrpoTrainer<P> {
         with_entropy: bool,
     ) -> Result<PassOutput, GrpoError> {
         let train_dev = self.device.clone().autodiff();
-        let logits = self
-            .completion_logits(rows.batch, &self.policy, &train_dev)
-            .mul_scalar(rows.inv_temp);
-        let entropy = if with_entropy {
-            let h = entropy(logits.clone().detach(), rows.mask.clone())?;
-            Some(f64::from(h.into_scalar::<f32>()))
+        let logits = tempered_logits(
+            self.completion_logits(rows.batch, &self.policy, &train_dev),
+            rows.inv_temp,
+        );
+        let (lp, entropy) = if with_entropy {
+            let (lp, h) = token_logprobs_and_entropy(logits, rows.targets)?;
+            let h = masked_mean(h, rows.mask.clone())?;
+            (lp, Some(f64::from(h.into_scalar::<f32>())))
         } else {
-            None
+            (token_logprobs(logits, rows.targets)?, None)
         };
-        let lp = token_logprobs(logits, rows.targets)?;
         let detached = lp.clone().detach();
         let out = grpo_loss(
             LossInputs {

@@ -16,7 +16,10 @@ use burn::prelude::*;
 use super::GrpoTrainer;
 use super::loss_pass::PassRows;
 use crate::batch::SequenceBatch;
-use crate::grpo::{BatchTotals, LossSettings, LossType, entropy, token_logprobs, trainable_len};
+use crate::grpo::{
+    BatchTotals, LossSettings, LossType, masked_mean, tempered_logits, token_logprobs_and_entropy,
+    trainable_len,
+};
 use crate::{GrpoError, Policy};
 
 /// The per-objective gradients of one step and what their first forward measured.
@@ -233,12 +236,13 @@ impl<P: Policy> GrpoTrainer<P> {
         inputs: &PassInputs<'_>,
     ) -> Result<(Tensor<2>, f64), GrpoError> {
         let train_dev = self.device.clone().autodiff();
-        let logits = self
-            .completion_logits(inputs.batch, &self.policy, &train_dev)
-            .mul_scalar(inputs.inv_temp)
-            .detach();
-        let h = entropy(logits.clone(), inputs.mask.clone())?;
-        let lp = token_logprobs(logits, inputs.targets.clone())?;
+        let logits = tempered_logits(
+            self.completion_logits(inputs.batch, &self.policy, &train_dev),
+            inputs.inv_temp,
+        )
+        .detach();
+        let (lp, h) = token_logprobs_and_entropy(logits, inputs.targets.clone())?;
+        let h = masked_mean(h, inputs.mask.clone())?;
         Ok((lp, f64::from(h.into_scalar::<f32>())))
     }
 }

@@ -18,7 +18,7 @@ use crate::batch::SequenceBatch;
 use crate::decode::Decode;
 use crate::grpo::{
     AdvantageSettings, Advantages, LossInputs, LossSettings, LossStats, OptimStep,
-    compute_advantages, grpo_loss, token_logprobs, unflatten_gradients,
+    compute_advantages, grpo_loss, tempered_logits, token_logprobs, unflatten_gradients,
 };
 use crate::sampling::{Completion, Sampler};
 use crate::{GrpoError, Policy};
@@ -237,9 +237,8 @@ impl<P: Policy> GrpoTrainer<P> {
         inv_temp: f64,
     ) -> Result<Tensor<2>, GrpoError> {
         let logprobs = |b: &SequenceBatch| {
-            let logits = self
-                .completion_logits(b, reference, &self.device)
-                .mul_scalar(inv_temp);
+            let logits =
+                tempered_logits(self.completion_logits(b, reference, &self.device), inv_temp);
             token_logprobs(logits, b.target_tensor(&self.device))
         };
         match self.config.micro_batch_rows {
