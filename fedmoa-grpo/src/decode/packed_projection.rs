@@ -274,9 +274,31 @@ impl<const BUFFERED: bool> WithSimd for OutputsKernel<'_, BUFFERED> {
         for (g, out) in (first / GROUP..).zip(out.chunks_mut(GROUP * m)) {
             if BUFFERED {
                 let lora = part.adapter.as_ref().zip(low);
-                let sums = match base.format() {
-                    PackedFormat::Q4_1 => buffered_group_dots::<S, 4>(simd, base, lora, g, x),
-                    PackedFormat::Q8_0 => buffered_group_dots::<S, 8>(simd, base, lora, g, x),
+                let sums = match (base.format(), m % ROW_GROUP) {
+                    (PackedFormat::Q4_1, 0) => {
+                        buffered_group_dots::<S, 4, 0>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q4_1, 1) => {
+                        buffered_group_dots::<S, 4, 1>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q4_1, 2) => {
+                        buffered_group_dots::<S, 4, 2>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q4_1, _) => {
+                        buffered_group_dots::<S, 4, 3>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q8_0, 0) => {
+                        buffered_group_dots::<S, 8, 0>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q8_0, 1) => {
+                        buffered_group_dots::<S, 8, 1>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q8_0, 2) => {
+                        buffered_group_dots::<S, 8, 2>(simd, base, lora, g, x)
+                    }
+                    (PackedFormat::Q8_0, _) => {
+                        buffered_group_dots::<S, 8, 3>(simd, base, lora, g, x)
+                    }
                 };
                 for (lane, column) in out.chunks_exact_mut(m).enumerate() {
                     for (value, sums) in column.iter_mut().zip(&sums) {
@@ -446,19 +468,21 @@ fn group_dots<S: Simd, const R: usize, const BITS: u32>(
 }
 
 /// Rows from which [`buffered_group_dots`] unpacks each block once for all of them.
-const BUFFERED_MIN_ROWS: usize = 2 * ROW_GROUP;
+const BUFFERED_MIN_ROWS: usize = 2;
 
-/// [`group_dots`] for every row of `x` at once, `[M][GROUP]`: each block of the group's
-/// weights is unpacked once into a buffer of vectors, then multiplied with the inputs of
-/// every row, four rows at a time (one at a time for the last `M mod 4`). The accumulators
-/// wait in memory between blocks.
+/// [`group_dots`] for every row of `x` at once, `[M][GROUP]`, with `M mod 4 = REST`: each
+/// block of the group's weights is unpacked once into a buffer of vectors, then
+/// multiplied with the inputs of every four rows and of the last `REST` rows together.
+/// The accumulators wait in memory between blocks.
 ///
-/// Bit for bit [`group_dots`] over the same row groups: the same unpacking, and each
-/// output's products are added in the same order, with the same fused multiply-adds.
+/// Bit for bit [`group_dots`]: the same unpacking, and each output's products are added
+/// in the same order, with the same fused multiply-adds, whichever rows share a group.
 /// Unpacking a code costs six vector operations, which [`group_dots`] repeats for every
-/// four rows; here it runs once per block for all rows.
+/// four rows (and for each row past the last four); here it runs once per block for all
+/// rows. `REST` is a constant so that the code for whole groups of four compiles without
+/// the remainder's.
 #[inline(always)]
-fn buffered_group_dots<S: Simd, const BITS: u32>(
+fn buffered_group_dots<S: Simd, const BITS: u32, const REST: usize>(
     simd: S,
     base: &PackedMatrix,
     lora: Option<(&HostAdapter, &[f32])>,
@@ -473,7 +497,7 @@ fn buffered_group_dots<S: Simd, const BITS: u32>(
     let zero = simd.splat_f32s(0.0);
     let fours = m / ROW_GROUP;
     let mut acc4 = vec![[[zero; GROUP]; ROW_GROUP]; fours];
-    let mut acc1 = vec![[[zero; GROUP]; 1]; m % ROW_GROUP];
+    let mut acc_rest = [[zero; GROUP]; REST];
     // The block's weights: `weights[i * vectors + v]` for input i of the block.
     let mut weights = vec![zero; BLOCK * vectors];
     for b in 0..cols / BLOCK {
@@ -492,9 +516,9 @@ fn buffered_group_dots<S: Simd, const BITS: u32>(
                 inputs(four * ROW_GROUP + j)
             });
         }
-        for (one, acc) in acc1.iter_mut().enumerate() {
-            block_products(simd, &weights, vectors, acc, |_| {
-                inputs(fours * ROW_GROUP + one)
+        if REST > 0 {
+            block_products(simd, &weights, vectors, &mut acc_rest, |j| {
+                inputs(fours * ROW_GROUP + j)
             });
         }
     }
@@ -502,8 +526,8 @@ fn buffered_group_dots<S: Simd, const BITS: u32>(
     for (four, acc) in acc4.into_iter().enumerate() {
         sums.extend(with_adapter(simd, lora, g, four * ROW_GROUP, acc));
     }
-    for (one, acc) in acc1.into_iter().enumerate() {
-        sums.extend(with_adapter(simd, lora, g, fours * ROW_GROUP + one, acc));
+    if REST > 0 {
+        sums.extend(with_adapter(simd, lora, g, fours * ROW_GROUP, acc_rest));
     }
     sums
 }
@@ -807,6 +831,35 @@ mod tests {
         assert!(d > 1e-2, "{d}");
     }
 
+    /// Every part's outputs for the `m` rows of `x` through [`OutputsKernel`] with or
+    /// without `BUFFERED`, output-major as [`PackedProjection::forward_host`] computes them.
+    fn outputs_through<const BUFFERED: bool>(
+        packed: &PackedProjection,
+        x: &[f32],
+        m: usize,
+    ) -> Vec<f32> {
+        let mut all = Vec::new();
+        for part in &packed.parts {
+            let low = part.adapter.as_ref().map(|adapter| {
+                Arch::new().dispatch(DownKernel {
+                    adapter,
+                    x,
+                    inputs: packed.inputs,
+                })
+            });
+            let mut out = vec![0.0f32; part.base.rows() * m];
+            Arch::new().dispatch(OutputsKernel::<BUFFERED> {
+                part,
+                first: 0,
+                out: &mut out,
+                x,
+                low: low.as_deref(),
+            });
+            all.extend(out);
+        }
+        all
+    }
+
     #[test]
     fn rows_unpacked_once_per_block_equal_the_rows_unpacked_per_four_bit_for_bit() {
         let q = block_linear(96, 40, PackedFormat::Q4_1, true, 6);
@@ -815,15 +868,24 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(8);
         let mut x = vec![0.0f32; 9 * 96];
         block_values(PackedFormat::Q8_0, &mut x, &mut rng);
-        // Nine rows take the buffered kernel (rows 0-3, 4-7, then 8 alone); four and five
-        // rows take `group_dots` with the same row groups.
-        const { assert!(9 >= BUFFERED_MIN_ROWS && 5 < BUFFERED_MIN_ROWS) };
-        let all = packed.forward_host(&x, 9);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // Two to nine rows: groups of four and every remainder, against `group_dots` (four
+        // rows, then one at a time).
+        for m in 2..=9 {
+            let x = &x[..m * 96];
+            let buffered = outputs_through::<true>(&packed, x, m);
+            assert!(buffered.iter().any(|v| v.abs() > 0.1));
+            assert_eq!(
+                bits(&buffered),
+                bits(&outputs_through::<false>(&packed, x, m)),
+                "{m} rows"
+            );
+        }
+        // `forward_host` takes the buffered kernel from two rows.
+        const { assert!(BUFFERED_MIN_ROWS == 2) };
         let mut parts = packed.forward_host(&x[..4 * 96], 4);
         parts.extend(packed.forward_host(&x[4 * 96..], 5));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert!(all.iter().any(|v| v.abs() > 0.1));
-        assert_eq!(bits(&all), bits(&parts));
+        assert_eq!(bits(&packed.forward_host(&x, 9)), bits(&parts));
     }
 
     #[test]
