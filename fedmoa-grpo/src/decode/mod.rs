@@ -51,6 +51,16 @@ pub trait Decode {
         left_pad: &[usize],
         cache: &mut KvCache,
     ) -> Tensor<2>;
+
+    /// Drops the rows of `cache` that are not in `rows` (strictly increasing indices of
+    /// its rows), so that later calls run the kept rows alone, when this model then gives
+    /// each kept row the same logits, bit for bit, as it would with every row; returns
+    /// whether it did. The sampler calls it as completions end. The default keeps every
+    /// row.
+    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> bool {
+        let _ = (cache, rows);
+        false
+    }
 }
 
 impl<P: Policy> Decode for P {

@@ -307,3 +307,76 @@ fn the_next_decode_model_sees_changed_adapters_and_base_weights() {
     assert!(dense.weight_bytes() > second.weight_bytes());
     assert!(max_abs_diff(logits(&dense), logits(&merged)) < 1e-4);
 }
+
+/// The decode model with a record of the rows of every call, and, unless `drops`, without
+/// [`Decode::retain_rows`].
+struct Recorded<'a> {
+    model: &'a DecodeModel,
+    drops: bool,
+    rows: std::cell::RefCell<Vec<usize>>,
+}
+
+impl Decode for Recorded<'_> {
+    fn max_seq_len(&self) -> usize {
+        self.model.max_seq_len()
+    }
+
+    fn new_cache(&self) -> KvCache {
+        self.model.new_cache()
+    }
+
+    fn last_logits(
+        &self,
+        tokens: Tensor<2, Int>,
+        left_pad: &[usize],
+        cache: &mut KvCache,
+    ) -> Tensor<2> {
+        self.rows.borrow_mut().push(tokens.dims()[0]);
+        self.model.last_logits(tokens, left_pad, cache)
+    }
+
+    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> bool {
+        self.drops && self.model.retain_rows(cache, rows)
+    }
+}
+
+#[test]
+fn dropping_finished_rows_draws_the_same_tokens() {
+    let dev = Device::flex();
+    let prompts = vec![vec![3, 4, 5, 6], vec![7, 8], vec![9, 10, 11]];
+    let config = SamplingConfig {
+        temperature: 1.0,
+        top_p: 1.0,
+        top_k: 0,
+        max_new_tokens: 20,
+        num_generations: 4,
+    };
+    for tie in [false, true] {
+        let policy = block_valued_llama(tie, 17);
+        let fast = policy.decode_model().unwrap();
+        assert!(fast.steps_on_host());
+        let mut narrowed = 0;
+        for seed in 0..6 {
+            let sample = |drops: bool| {
+                let recorded = Recorded {
+                    model: &fast,
+                    drops,
+                    rows: Default::default(),
+                };
+                let out = Sampler::new(seed)
+                    .generate(&recorded, &prompts, &config, 1, 0, &dev)
+                    .unwrap();
+                (out, recorded.rows.into_inner())
+            };
+            let (dropped, rows) = sample(true);
+            let (kept, all_rows) = sample(false);
+            assert_eq!(dropped, kept, "seed {seed}");
+            assert!(all_rows.iter().skip(1).all(|&r| r == 12), "{all_rows:?}");
+            // Never fewer than two rows once several were decoding.
+            assert!(rows.iter().all(|&r| r >= 2), "{rows:?}");
+            narrowed += usize::from(rows.iter().any(|&r| r < 12));
+        }
+        // Completions end early often enough that some draws ran narrower batches.
+        assert!(narrowed >= 3, "{narrowed}");
+    }
+}

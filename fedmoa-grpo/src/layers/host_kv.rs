@@ -86,6 +86,25 @@ impl HostKv {
         self.layers.get_mut(i)
     }
 
+    /// Keeps rows `rows` only, in that order (each below the row count, as
+    /// [`super::KvCache::retain_host_rows`] checks).
+    pub fn retain_rows(&mut self, rows: &[usize]) {
+        let [_, kv_heads, head_dim] = self.shape;
+        let pick = |all: &mut Vec<Vec<f32>>| {
+            let mut old = std::mem::take(all);
+            for &r in rows {
+                for vector in &mut old[r * kv_heads..(r + 1) * kv_heads] {
+                    all.push(std::mem::take(vector));
+                }
+            }
+        };
+        for layer in &mut self.layers {
+            pick(&mut layer.k);
+            pick(&mut layer.v);
+        }
+        self.shape = [rows.len(), kv_heads, head_dim];
+    }
+
     /// The same keys and values as device layers `[rows, kv_heads, T, head_dim]`.
     pub fn into_layers(self) -> Vec<Option<LayerKv>> {
         let [rows, kv_heads, head_dim] = self.shape;

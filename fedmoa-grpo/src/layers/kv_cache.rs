@@ -134,6 +134,26 @@ impl KvCache {
             .collect();
     }
 
+    /// Keeps only rows `rows` (strictly increasing, each below the row count) of a cache
+    /// whose keys and values are on the host ([`KvCache::host_mut`]), so that later host
+    /// steps run those rows alone; `false`, and nothing changed, when the cache is not on
+    /// the host or `rows` is not such a list.
+    pub(crate) fn retain_host_rows(&mut self, rows: &[usize]) -> bool {
+        let Some(host) = self.host.as_mut() else {
+            return false;
+        };
+        let n = host.shape()[0];
+        let increasing = rows.windows(2).all(|w| w[0] < w[1]);
+        if rows.is_empty() || !increasing || rows.last().is_some_and(|&r| r >= n) {
+            return false;
+        }
+        host.retain_rows(rows);
+        if self.left_pad.len() == n {
+            self.left_pad = rows.iter().map(|&r| self.left_pad[r]).collect();
+        }
+        true
+    }
+
     /// Repeats every row `n` times in place (row `b` becomes rows `b*n .. b*n+n`), so a
     /// prompt prefilled once serves `n` sampled completions.
     pub fn repeat_rows(&mut self, n: usize) {

@@ -153,10 +153,22 @@ impl Sampler {
                 finished: false,
             })
             .collect();
+        // The rows still in the model's batch (indices into `out`): the model may drop
+        // finished completions ([`Decode::retain_rows`]).
+        let mut active: Vec<usize> = (0..n).collect();
         for step in 0..config.max_new_tokens {
-            let next = self.choose(last, config, device);
-            let ids: Vec<i64> = next.clone().into_data().iter::<i64>().collect();
-            for (c, &id) in out.iter_mut().zip(&ids) {
+            // One uniform per row of the whole batch every step, dropped rows included, so
+            // the draws of the rows that remain do not depend on what was dropped.
+            let uniforms = self.uniforms(n, config);
+            let uniforms: Vec<f32> = if uniforms.is_empty() {
+                uniforms
+            } else {
+                active.iter().map(|&row| uniforms[row]).collect()
+            };
+            let next = self.choose(last, &uniforms, config, device);
+            let ids: Vec<i64> = next.into_data().iter::<i64>().collect();
+            for (&row, &id) in active.iter().zip(&ids) {
+                let c = &mut out[row];
                 if !c.finished {
                     let id = u32::try_from(id).unwrap_or(pad_id);
                     c.tokens.push(id);
@@ -166,15 +178,34 @@ impl Sampler {
             if step + 1 == config.max_new_tokens || out.iter().all(|c| c.finished) {
                 break;
             }
-            last = model.last_logits(next.reshape([n, 1]), &[], &mut cache);
+            let keep = rows_to_keep(&active, &out);
+            let mut next_ids = ids;
+            if keep.len() < active.len() && model.retain_rows(&mut cache, &keep) {
+                next_ids = keep.iter().map(|&p| next_ids[p]).collect();
+                active = keep.iter().map(|&p| active[p]).collect();
+            }
+            let rows = next_ids.len();
+            let next = Tensor::<2, Int>::from_data(TensorData::new(next_ids, [rows, 1]), device);
+            last = model.last_logits(next, &[], &mut cache);
         }
         Ok(out)
     }
 
-    /// Picks one token per row of `logits` (`[N, V]`) → `[N]`.
+    /// One uniform in `[0, 1)` per row for a step that samples (none for greedy
+    /// decoding), drawn in row order from the owned RNG.
+    fn uniforms(&mut self, n: usize, config: &SamplingConfig) -> Vec<f32> {
+        if config.temperature == 0.0 {
+            return Vec::new();
+        }
+        (0..n).map(|_| self.rng.random_range(0.0..1.0)).collect()
+    }
+
+    /// Picks one token per row of `logits` (`[N, V]`) → `[N]`, with `uniforms` (one per
+    /// row; none for greedy decoding).
     fn choose(
         &mut self,
         logits: Tensor<2>,
+        uniforms: &[f32],
         config: &SamplingConfig,
         device: &Device,
     ) -> Tensor<1, Int> {
@@ -182,7 +213,6 @@ impl Sampler {
         if config.temperature == 0.0 {
             return logits.argmax(1).reshape([n]);
         }
-        let uniforms: Vec<f32> = (0..n).map(|_| self.rng.random_range(0.0..1.0)).collect();
         // The same choice on the host, without sorting token ids, unless a row needs the
         // device's order of tied probabilities (`host_choice`).
         let probs = sampling_probs(logits.clone(), config).into_data();
@@ -190,16 +220,31 @@ impl Sampler {
             && let Some(ids) = host_choice::choose_on_host(
                 values,
                 logits.dims()[1],
-                &uniforms,
+                uniforms,
                 config.top_p,
                 config.top_k,
             )
         {
             return Tensor::from_data(TensorData::new(ids, [n]), device);
         }
-        let u = Tensor::<2>::from_data(TensorData::new(uniforms, [n, 1]), device);
+        let u = Tensor::<2>::from_data(TensorData::new(uniforms.to_vec(), [n, 1]), device);
         choose_with_uniforms(logits, u, config)
     }
+}
+
+/// The positions in `active` of the rows to keep decoding: the unfinished ones, and, when
+/// only one is left of several rows, the first finished one beside it (a model may run
+/// one row in another order of sums than several, [`Decode::retain_rows`]).
+fn rows_to_keep(active: &[usize], out: &[Completion]) -> Vec<usize> {
+    let mut keep: Vec<usize> = (0..active.len())
+        .filter(|&p| !out[active[p]].finished)
+        .collect();
+    if keep.len() == 1 && active.len() > 1 {
+        let companion = usize::from(keep[0] == 0);
+        keep.push(companion);
+        keep.sort_unstable();
+    }
+    keep
 }
 
 /// Inverse-CDF choice over the tokens kept by top-k and top-p.
