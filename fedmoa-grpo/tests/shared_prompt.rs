@@ -160,3 +160,35 @@ fn rows_with_distinct_prompts_take_the_single_forward() {
     );
     assert_eq!(d, 0.0);
 }
+
+#[test]
+fn micro_batches_continue_the_whole_batchs_prefilled_prompts() {
+    let dev = Device::flex();
+    let model = TinyLmConfig {
+        vocab_size: 16,
+        d_model: 16,
+        n_layers: 2,
+        n_heads: 2,
+        n_kv_heads: 1,
+        d_hidden: 32,
+        max_seq_len: 16,
+        ..Default::default()
+    }
+    .init_seeded(&dev, 4)
+    .unwrap();
+    let b = batch();
+    let prefix = b.prefill_prompts(&model, &dev).expect("rows share prompts");
+    // Rows of both prompts, out of order; then a prompt that differs before its last
+    // column (the prefix holds every column but the last).
+    let rows = b.select_rows(&[4, 0, 5, 3]).unwrap();
+    let after = rows
+        .logits_after_prefix(&prefix, &model, &dev)
+        .expect("every prompt is in the prefix");
+    let d = max_abs_diff(after, rows.completion_logits(&model, &dev));
+    assert!(d < 1e-5, "logits differ by {d}");
+    let other = SequenceBatch::new(&[&[3, 1, 5, 6]], &[&[9]], 0).unwrap();
+    assert!(other.logits_after_prefix(&prefix, &model, &dev).is_none());
+    // Distinct prompts only: nothing to prefill.
+    let distinct = SequenceBatch::new(&[&[1, 2], &[3, 4]], &[&[5], &[6]], 0).unwrap();
+    assert!(distinct.prefill_prompts(&model, &dev).is_none());
+}

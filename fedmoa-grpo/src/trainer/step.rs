@@ -229,7 +229,10 @@ impl<P: Policy> GrpoTrainer<P> {
 
     /// The KL reference's token log-probs of `batch`, `[n, C]`: in one forward, or in the
     /// micro-batches of the loss passes when `micro_batch_rows` splits the batch (each cut
-    /// to its own completion width, [`super::row_chunks`]).
+    /// to its own completion width, [`super::row_chunks`]). Micro-batches continue the
+    /// batch's shared prompts, prefilled once ([`SequenceBatch::prefill_prompts`]), when
+    /// `share_prompt_forward` is on: no gradient flows here, so one prefill serves them
+    /// all.
     fn reference_logprobs(
         &self,
         batch: &SequenceBatch,
@@ -244,9 +247,25 @@ impl<P: Policy> GrpoTrainer<P> {
         match self.config.micro_batch_rows {
             Some(size) if size < batch.n_rows() => {
                 let (chunks, order) = row_chunks(batch, size, &self.device)?;
+                let prefix = if self.config.share_prompt_forward {
+                    batch.prefill_prompts(reference, &self.device)
+                } else {
+                    None
+                };
                 let parts = chunks
                     .iter()
-                    .map(|c| logprobs(&c.batch))
+                    .map(|c| {
+                        let after = prefix.as_ref().and_then(|prefix| {
+                            c.batch.logits_after_prefix(prefix, reference, &self.device)
+                        });
+                        match after {
+                            Some(logits) => token_logprobs(
+                                tempered_logits(logits, inv_temp),
+                                c.batch.target_tensor(&self.device),
+                            ),
+                            None => logprobs(&c.batch),
+                        }
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(order.reassemble(parts, &self.device))
             }

@@ -15,6 +15,10 @@ use burn::prelude::*;
 
 use crate::{GrpoError, Policy};
 
+mod prompt_prefix;
+
+pub use prompt_prefix::PromptPrefix;
+
 /// Prompts left-padded to a common width.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromptBatch {
@@ -262,56 +266,25 @@ impl SequenceBatch {
     /// consecutive rows share (the G completions of a group) run once.
     ///
     /// The shared prompts but their last column are prefilled into a KV cache, one row
-    /// each; the cache's rows are then gathered to the batch's rows, and one forward over
-    /// the last prompt column and the completion columns continues it. The prompt's
-    /// activations are computed once per group instead of once per row, and in training
-    /// its gradient sums over the group's rows through the gather. Falls back to the
-    /// single forward when no two consecutive rows share a prompt or the prompt has one
-    /// column.
+    /// each ([`SequenceBatch::prefill_prompts`]); the cache's rows are then gathered to the
+    /// batch's rows, and one forward over the last prompt column and the completion
+    /// columns continues it. The prompt's activations are computed once per group instead
+    /// of once per row, and in training its gradient sums over the group's rows through
+    /// the gather. Falls back to the single forward when no two consecutive rows share a
+    /// prompt or the prompt has one column.
     pub fn shared_prompt_logits<P: Policy>(&self, policy: &P, device: &Device) -> Tensor<3> {
-        let runs = self.prompt_runs();
-        let p = self.prompt_width;
-        if runs.len() == self.n_rows() || p < 2 {
-            return self.completion_logits(policy, device);
+        match self.prefill_prompts(policy, device) {
+            Some(prefix) => {
+                let (cache, owner) = prefix.into_parts();
+                self.continue_prompts(cache, &owner, policy, device)
+            }
+            None => self.completion_logits(policy, device),
         }
-        let width = p + self.completion_width;
-        let prefix: Vec<u32> = runs
-            .iter()
-            .flat_map(|&(first, _)| self.tokens[first * width..first * width + p - 1].iter())
-            .copied()
-            .collect();
-        let pads: Vec<usize> = runs
-            .iter()
-            .map(|&(first, _)| self.left_pad[first])
-            .collect();
-        let mut cache = policy.new_cache();
-        // Only the cache is needed, not the prefix's logits.
-        policy.prefill(
-            int_tensor(&prefix, [runs.len(), p - 1], device),
-            &pads,
-            &mut cache,
-        );
-        let owner: Vec<usize> = runs
-            .iter()
-            .enumerate()
-            .flat_map(|(u, &(_, len))| std::iter::repeat_n(u, len))
-            .collect();
-        cache.select_rows(&owner);
-        let suffix: Vec<u32> = self
-            .tokens
-            .chunks(width)
-            .flat_map(|row| row[p - 1..width - 1].iter().copied())
-            .collect();
-        policy.forward(
-            int_tensor(&suffix, [self.n_rows(), self.completion_width], device),
-            &[],
-            Some(&mut cache),
-        )
     }
 
     /// Runs of consecutive rows with the same prompt (columns and padding), as
     /// `(first row, length)`.
-    fn prompt_runs(&self) -> Vec<(usize, usize)> {
+    pub(crate) fn prompt_runs(&self) -> Vec<(usize, usize)> {
         let width = self.prompt_width + self.completion_width;
         let prompt = |r: usize| &self.tokens[r * width..r * width + self.prompt_width];
         let mut runs: Vec<(usize, usize)> = Vec::new();
