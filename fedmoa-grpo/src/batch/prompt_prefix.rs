@@ -2,6 +2,7 @@
 //! or the rows of any of its micro-batches, continue.
 
 use burn::prelude::*;
+use burn::tensor::Gradients;
 
 use super::{SequenceBatch, int_tensor};
 use crate::Policy;
@@ -28,6 +29,40 @@ impl PromptPrefix {
     /// The cache and the cache row of each row of the batch it came from.
     pub(super) fn into_parts(self) -> (KvCache, Vec<usize>) {
         (self.cache, self.owner)
+    }
+
+    /// This prefix with its keys and values as new leaves that require gradients: the
+    /// backward of rows that continue it stops at the cache, whose gradient
+    /// [`PromptPrefix::cache_grads`] reads. Micro-batches of a training pass continue this
+    /// copy, and one backward of [`PromptPrefix::cotangent_loss`] carries their summed
+    /// cache gradient through the prompts' forward once.
+    pub fn detached(&self) -> Self {
+        Self {
+            cache: self.cache.detached_leaves(),
+            ..self.clone()
+        }
+    }
+
+    /// The gradient in `grads` of each cached key and value tensor, layer by layer (`None`
+    /// where it has none).
+    pub fn cache_grads(&self, grads: &Gradients) -> Vec<Option<Tensor<4>>> {
+        self.cache.tensors().iter().map(|t| t.grad(grads)).collect()
+    }
+
+    /// `Σ ⟨t, g⟩` over the cached tensors `t` and their cotangents `g` (in
+    /// [`PromptPrefix::cache_grads`] order, on the training device's inner device): its
+    /// backward gives the parameters' gradient through the prompts' forward. `None` when no
+    /// tensor has a cotangent.
+    pub fn cotangent_loss(&self, cotangents: &[Option<Tensor<4>>]) -> Option<Tensor<1>> {
+        self.cache
+            .tensors()
+            .into_iter()
+            .zip(cotangents)
+            .filter_map(|(t, g)| {
+                let g = Tensor::<4>::from_data(g.as_ref()?.to_data(), &t.device());
+                Some((t * g).sum())
+            })
+            .reduce(|a, b| a + b)
     }
 
     /// The cache row holding each row's prompt of `batch`; `None` when a prompt is not

@@ -134,6 +134,27 @@ impl KvCache {
             .collect();
     }
 
+    /// The cached keys and values on the device, layer by layer (`k`, then `v`).
+    pub(crate) fn tensors(&self) -> Vec<Tensor<4>> {
+        self.layers
+            .iter()
+            .flatten()
+            .flat_map(|kv| [kv.k.clone(), kv.v.clone()])
+            .collect()
+    }
+
+    /// A copy whose keys and values are new leaves that require gradients, detached from
+    /// the forward that computed them: a backward through the copy stops at the cache.
+    pub(crate) fn detached_leaves(&self) -> Self {
+        let mut copy = self.clone();
+        copy.move_to_device();
+        for kv in copy.layers.iter_mut().flatten() {
+            kv.k = kv.k.clone().detach().require_grad();
+            kv.v = kv.v.clone().detach().require_grad();
+        }
+        copy
+    }
+
     /// Keeps only rows `rows` (strictly increasing, each below the row count) of a cache
     /// whose keys and values are on the host ([`KvCache::host_mut`]), so that later host
     /// steps run those rows alone; `false`, and nothing changed, when the cache is not on

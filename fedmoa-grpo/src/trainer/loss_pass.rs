@@ -20,7 +20,7 @@ use fedmoa_core::axpy_slice;
 
 use super::GrpoTrainer;
 use super::row_chunks::row_chunks;
-use crate::batch::SequenceBatch;
+use crate::batch::{PromptPrefix, SequenceBatch};
 use crate::grpo::{
     BatchTotals, LossInputs, LossSettings, LossStats, flatten_gradients, grpo_loss, masked_mean,
     tempered_logits, token_logprobs, token_logprobs_and_entropy, trainable_len,
@@ -99,7 +99,9 @@ impl<P: Policy> GrpoTrainer<P> {
         let n = rows.batch.n_rows();
         let size = self.config.micro_batch_rows.unwrap_or(n).max(1);
         if size >= n {
-            return self.forward_backward(rows, old_logprobs.cloned(), settings, with_entropy);
+            let (out, _) =
+                self.forward_backward(rows, old_logprobs.cloned(), settings, with_entropy, None)?;
+            return Ok(out);
         }
         let totals = rows.totals.unwrap_or_else(|| BatchTotals {
             sequences: n,
@@ -112,6 +114,17 @@ impl<P: Policy> GrpoTrainer<P> {
         let mut entropy_sum = 0.0f64;
         let device = rows.mask.device();
         let (chunks, order) = row_chunks(rows.batch, size, &device)?;
+        // The shared prompts run once for every micro-batch: each continues a detached copy
+        // of their keys and values, and the cache gradients they leave go through the
+        // prompts' forward in one backward at the end.
+        let prompts = if self.config.share_prompt_forward {
+            rows.batch
+                .prefill_prompts(&self.policy, &self.device.clone().autodiff())
+        } else {
+            None
+        };
+        let leaves = prompts.as_ref().map(PromptPrefix::detached);
+        let mut cotangents: Vec<Option<Tensor<4>>> = Vec::new();
         for chunk in &chunks {
             let part = PassRows {
                 batch: &chunk.batch,
@@ -123,12 +136,22 @@ impl<P: Policy> GrpoTrainer<P> {
                 inv_temp: rows.inv_temp,
             };
             let old = old_logprobs.map(|o| chunk.cut(o.clone()));
-            let out = self.forward_backward(part, old, settings, with_entropy)?;
+            let (out, cache_grads) =
+                self.forward_backward(part, old, settings, with_entropy, leaves.as_ref())?;
+            add_cotangents(&mut cotangents, cache_grads);
             axpy_slice(&mut flat, 1.0, &out.gradient.into_flat(&self.policy));
             loss += out.loss;
             entropy_sum += out.entropy.unwrap_or(0.0) * f64::from(out.stats.n_tokens);
             parts.push(out.stats);
             logprobs.push(out.logprobs);
+        }
+        if let Some(loss) = prompts.and_then(|p| p.cotangent_loss(&cotangents)) {
+            let prompt_grads = GradientsParams::from_grads(loss.backward(), &self.policy);
+            axpy_slice(
+                &mut flat,
+                1.0,
+                &flatten_gradients(&self.policy, &prompt_grads),
+            );
         }
         let logprobs = order.reassemble(logprobs, &device);
         Ok(PassOutput {
@@ -147,19 +170,30 @@ impl<P: Policy> GrpoTrainer<P> {
         })
     }
 
-    /// One forward and one backward over all of `rows`.
+    /// One forward and one backward over all of `rows`; with `prompts`, rows whose prompts
+    /// it holds continue it, and the gradient of its cache comes back beside the output.
     fn forward_backward(
         &self,
         rows: PassRows<'_>,
         old_logprobs: Option<Tensor<2>>,
         settings: &LossSettings,
         with_entropy: bool,
-    ) -> Result<PassOutput, GrpoError> {
+        prompts: Option<&PromptPrefix>,
+    ) -> Result<(PassOutput, Vec<Option<Tensor<4>>>), GrpoError> {
         let train_dev = self.device.clone().autodiff();
-        let logits = tempered_logits(
-            self.completion_logits(rows.batch, &self.policy, &train_dev),
-            rows.inv_temp,
-        );
+        let continued = prompts.and_then(|p| {
+            rows.batch
+                .logits_after_prefix(p, &self.policy, &train_dev)
+                .map(|logits| (p, logits))
+        });
+        let (prompts, logits) = match continued {
+            Some((p, logits)) => (Some(p), logits),
+            None => (
+                None,
+                self.completion_logits(rows.batch, &self.policy, &train_dev),
+            ),
+        };
+        let logits = tempered_logits(logits, rows.inv_temp);
         let (lp, entropy) = if with_entropy {
             let (lp, h) = token_logprobs_and_entropy(logits, rows.targets)?;
             let h = masked_mean(h, rows.mask.clone())?;
@@ -180,14 +214,34 @@ impl<P: Policy> GrpoTrainer<P> {
             settings,
         )?;
         let loss = out.loss.clone().into_scalar::<f32>();
-        let gradient = GradientsParams::from_grads(out.loss.backward(), &self.policy);
-        Ok(PassOutput {
-            gradient: PassGradient::Params(gradient),
-            loss,
-            stats: out.stats,
-            logprobs: detached,
-            entropy,
-        })
+        let grads = out.loss.backward();
+        let cache_grads = prompts.map(|p| p.cache_grads(&grads)).unwrap_or_default();
+        let gradient = GradientsParams::from_grads(grads, &self.policy);
+        Ok((
+            PassOutput {
+                gradient: PassGradient::Params(gradient),
+                loss,
+                stats: out.stats,
+                logprobs: detached,
+                entropy,
+            },
+            cache_grads,
+        ))
+    }
+}
+
+/// Adds a micro-batch's cache gradients to the sums `total` (in
+/// [`PromptPrefix::cache_grads`] order; empty until the first).
+fn add_cotangents(total: &mut Vec<Option<Tensor<4>>>, grads: Vec<Option<Tensor<4>>>) {
+    if total.is_empty() {
+        *total = grads;
+        return;
+    }
+    for (sum, g) in total.iter_mut().zip(grads) {
+        *sum = match (sum.take(), g) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
     }
 }
 
