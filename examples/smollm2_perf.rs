@@ -5,17 +5,17 @@
 //! β = 0.04, T = 1.0) with fixed weights, with FedMOA's hypergradient weighter, and with
 //! that weighter and the KL folded into the primary gradient (`kl_in_primary_gradient`),
 //! and the peak RSS of the fixed-weight steps. The trainer runs four completions per
-//! forward + backward (`micro_batch_rows = 4`: TRL's gradient accumulation), which keeps the
-//! peak memory at about 1.4 GB for a step about 1.06× as long as one pass over all eight.
+//! forward + backward (`micro_batch_rows = 4`: TRL's gradient accumulation; the shared
+//! prompt runs once for both), which keeps the peak memory near 1.5 GB.
 //! Ends with one JSON line:
 //! `{"step_secs_fixed", "step_secs_hypergradient", "step_secs_hypergradient_kl_folded",
 //! "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_f32_decode_model",
 //! "decode_tok_s_b8_f32_decode_model", "decode_tok_s_b1_policy_forward",
 //! "decode_tok_s_b8_policy_forward", "decode_tok_s_b1_lora", "decode_tok_s_b8_lora",
-//! "peak_rss_mb"}` (step times: the median after the
-//! first step; decoding through the decode model the sampler uses, which keeps the GGUF's
-//! blocks packed, and for comparison through the same layout in `f32` and through the
-//! policy's own forward).
+//! "peak_rss_mb"}` (step times: the median after the first step; decoding through the
+//! decode model the sampler uses, which keeps the GGUF's blocks packed, for comparison
+//! through the same layout in `f32` and through the policy's own forward, and through the
+//! decode model with TRL's LoRA adapters, as the trainer samples).
 //!
 //! ```sh
 //! export FEDMOA_SMOLLM2_GGUF="$(scripts/fetch-smollm2.sh)"
