@@ -83,10 +83,9 @@ fn check<P: Policy>(policy: &P, dev: &Device) {
     }
 }
 
-#[test]
-fn tiny_lm_shares_prompts_with_the_same_logits_and_gradients() {
-    let dev = Device::flex().autodiff();
-    let model = TinyLmConfig {
+/// A two-layer `TinyLm` over 16 tokens, seeded with `seed`.
+fn tiny_lm(dev: &Device, seed: u64) -> fedmoa_grpo::TinyLm {
+    TinyLmConfig {
         vocab_size: 16,
         d_model: 16,
         n_layers: 2,
@@ -96,9 +95,14 @@ fn tiny_lm_shares_prompts_with_the_same_logits_and_gradients() {
         max_seq_len: 16,
         ..Default::default()
     }
-    .init_seeded(&dev, 3)
-    .unwrap();
-    check(&model, &dev);
+    .init_seeded(dev, seed)
+    .expect("a valid TinyLm config")
+}
+
+#[test]
+fn tiny_lm_shares_prompts_with_the_same_logits_and_gradients() {
+    let dev = Device::flex().autodiff();
+    check(&tiny_lm(&dev, 3), &dev);
 }
 
 #[test]
@@ -164,18 +168,7 @@ fn rows_with_distinct_prompts_take_the_single_forward() {
 #[test]
 fn micro_batches_continue_the_whole_batchs_prefilled_prompts() {
     let dev = Device::flex();
-    let model = TinyLmConfig {
-        vocab_size: 16,
-        d_model: 16,
-        n_layers: 2,
-        n_heads: 2,
-        n_kv_heads: 1,
-        d_hidden: 32,
-        max_seq_len: 16,
-        ..Default::default()
-    }
-    .init_seeded(&dev, 4)
-    .unwrap();
+    let model = tiny_lm(&dev, 4);
     let b = batch();
     let prefix = b.prefill_prompts(&model, &dev).expect("rows share prompts");
     // Rows of both prompts, out of order; then a prompt that differs before its last
