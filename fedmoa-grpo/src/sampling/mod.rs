@@ -1,7 +1,9 @@
 //! Batched, seeded sampling with temperature, top-k and top-p, reusing the prompt's KV cache.
 //!
 //! The prompts are prefilled once as a left-padded batch; the cache and last logits are
-//! then repeated `num_generations` times, and each step decodes one column for all rows.
+//! then repeated `num_generations` times, and each step decodes one column for all rows,
+//! or, with a model that can drop rows without changing the others' logits
+//! ([`Decode::retain_rows`]), for the rows whose completions have not ended.
 //! Token choice is an inverse CDF over the probabilities sorted in descending order, after
 //! the nucleus/top-k mask, with one uniform per row from the owned, seeded RNG
 //! ([`choose_with_uniforms`], on the device). The sampler computes the same choice on the

@@ -3,6 +3,11 @@
 //!
 //! Micro-batches take the rows longest completion first within each prompt's run and
 //! each drops the padding columns past its own longest completion ([`super::row_chunks`]).
+//! With `share_prompt_forward`, the batch's shared prompts run once for all of them: each
+//! micro-batch continues a detached copy of the prompts' keys and values
+//! ([`PromptPrefix::detached`]), and the cache gradients the micro-batches leave go
+//! through the prompts' forward in one backward after the last
+//! ([`PromptPrefix::cotangent_loss`]).
 //!
 //! A pass's memory is the activations its backward keeps, which grow with the rows of the
 //! pass: for SmolLM2-135M with 8 completions of 64 tokens they are about 1 GB. Split into
