@@ -40,7 +40,7 @@ impl LayerKv {
 ///
 /// A fresh cache is empty; the first forward (the prompt "prefill") fills it and later
 /// forwards append one or more columns. Decode steps computed on the host move the keys
-/// and values to the host ([`KvCache::host_mut`]); any other use moves them back.
+/// and values to the host (`KvCache::host_mut`); any other use moves them back.
 #[derive(Debug, Clone)]
 pub struct KvCache {
     layers: Vec<Option<LayerKv>>,
