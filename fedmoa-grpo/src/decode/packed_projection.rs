@@ -137,7 +137,6 @@ impl PackedProjection {
             Vec::new()
         };
         for part in &self.parts {
-            let one_q4_row = m == 1 && part.base.format() == PackedFormat::Q4_1;
             let (mine, tail) = rest.split_at_mut(part.base.rows() * m);
             rest = tail;
             let low = part.adapter.as_ref().map(|adapter| {
@@ -152,7 +151,7 @@ impl PackedProjection {
                 .for_each(|(task, out)| {
                     let first = task * TASK_OUTPUTS;
                     let low = low.as_deref();
-                    if one_q4_row {
+                    if m == 1 {
                         Arch::new().dispatch(RowKernel {
                             part,
                             first,
@@ -338,7 +337,7 @@ impl<const BUFFERED: bool> WithSimd for OutputsKernel<'_, BUFFERED> {
     }
 }
 
-/// [`OutputsKernel`] for a single row of `Q4_1` weights, through [`row_dots`].
+/// [`OutputsKernel`] for a single row, through [`row_dots`].
 struct RowKernel<'a> {
     part: &'a PackedPart,
     first: usize,
@@ -356,7 +355,15 @@ impl WithSimd for RowKernel<'_> {
     fn with_simd<S: Simd>(self, simd: S) {
         let lora = self.part.adapter.as_ref().zip(self.low);
         for (g, out) in (self.first / GROUP..).zip(self.out.chunks_mut(GROUP)) {
-            let [sums] = row_dots::<S>(simd, &self.part.base, lora, g, self.x, self.block_sums);
+            let base = &self.part.base;
+            let [sums] = match base.format() {
+                PackedFormat::Q4_1 => {
+                    row_dots::<S, 4>(simd, base, lora, g, self.x, self.block_sums)
+                }
+                PackedFormat::Q8_0 => {
+                    row_dots::<S, 8>(simd, base, lora, g, self.x, self.block_sums)
+                }
+            };
             out.copy_from_slice(&sums[..out.len()]);
         }
     }
@@ -605,13 +612,13 @@ fn block_sums(x: &[f32], cols: usize) -> Vec<f32> {
         .collect()
 }
 
-/// [`group_dots`] for a single row (`x`, `[cols]`) of `Q4_1` weights, with each block's
-/// scale and minimum taken out of the inner loop: `d·Σ q·x + m·Σ x` per block, where `Σ x` is the block's entry of
-/// `block_sums`. One row shares no unpacking, so the inner loop's operations per code are
-/// what bounds it; this form has five instead of seven. The sums round in another order
-/// than [`group_dots`]'s.
+/// [`group_dots`] for a single row (`x`, `[cols]`) of weights with `BITS`-bit codes, with
+/// each block's scale and minimum taken out of the inner loop: `d·Σ q·x + m·Σ x` per block
+/// (`m = 0` for `Q8_0`), where `Σ x` is the block's entry of `block_sums`. One row shares
+/// no unpacking, so the inner loop's operations per code are what bounds it; this form has
+/// five instead of seven. The sums round in another order than [`group_dots`]'s.
 #[inline(always)]
-fn row_dots<S: Simd>(
+fn row_dots<S: Simd, const BITS: u32>(
     simd: S,
     base: &PackedMatrix,
     lora: Option<(&HostAdapter, &[f32])>,
@@ -619,7 +626,6 @@ fn row_dots<S: Simd>(
     x: &[f32],
     block_sums: &[f32],
 ) -> [[f32; GROUP]; 1] {
-    const BITS: u32 = 4;
     let cols = base.cols();
     let blocks = cols / BLOCK;
     let codes = GroupCodes::<S, BITS>::new(simd, base, g);
