@@ -183,8 +183,8 @@ impl Decode for DecodeModel {
     }
 
     /// Drops rows of a cache held on the host: a host step computes every row on its own
-    /// (the same kernels and order of sums for any number of rows), except a single row of
-    /// `Q4_1` weights, which sums by blocks in another order; so two rows stay at least.
+    /// (the same kernels and order of sums for any number of rows), except a single row,
+    /// which sums by blocks in another order; so two rows stay at least.
     fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> bool {
         self.host.is_some() && rows.len() >= 2 && cache.retain_host_rows(rows)
     }
