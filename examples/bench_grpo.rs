@@ -4,7 +4,8 @@
 //! - sampling: batched with the KV cache vs (a) recomputing the whole sequence for every new
 //!   token and (b) decoding the same completions one sequence at a time;
 //! - a GRPO step at G = 8 with fixed weights vs with per-objective gradients
-//!   (the hypergradient weighter's K + 1 extra backward passes).
+//!   (the hypergradient weighter's K + 1 extra backward passes), and from one backward per
+//!   completion (`ObjectiveGradientMode::PerRow`).
 //!
 //! ```text
 //! cargo run --release --example bench_grpo
@@ -19,8 +20,8 @@ use fedmoa_grpo::burn::prelude::*;
 use fedmoa_grpo::sampling::{Sampler, SamplingConfig, choose_with_uniforms};
 use fedmoa_grpo::tokenizer::TokenizerTrainConfig;
 use fedmoa_grpo::{
-    Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, Policy, TaskTokenizer, TinyLm,
-    TinyLmConfig,
+    Dataset, DeviceChoice, GrpoTrainer, GrpoTrainerConfig, ObjectiveGradientMode, Policy,
+    TaskTokenizer, TinyLm, TinyLmConfig,
 };
 
 const PROMPTS: usize = 4;
@@ -216,10 +217,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     trainer_config.grpo.max_completion_length = NEW_TOKENS;
     trainer_config.grpo.learning_rate = 1e-4;
     let step_secs = |weighter: WeighterConfig,
-                     beta: f64|
+                     beta: f64,
+                     mode: ObjectiveGradientMode|
      -> Result<f64, Box<dyn std::error::Error>> {
         let mut cfg = trainer_config.clone();
         cfg.grpo.beta = beta;
+        cfg.objective_gradients = mode;
         let mut trainer = GrpoTrainer::new(
             "bench",
             "bench",
@@ -239,8 +242,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "  {:<44} {:.2} s/step (sampling {:.2} s, per-objective gradients {:.2} s)",
             format!(
                 "{} weights, beta {beta}:",
-                match weighter {
-                    WeighterConfig::Fixed(_) => "fixed",
+                match (&weighter, mode) {
+                    (WeighterConfig::Fixed(_), _) => "fixed",
+                    (_, ObjectiveGradientMode::PerRow) => "hypergradient (per-row)",
                     _ => "hypergradient",
                 }
             ),
@@ -255,16 +259,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(secs / f64::from(steps))
     };
     println!("GRPO step, {PROMPTS} prompts x G = {G}, {NEW_TOKENS} new tokens:");
-    let fixed = step_secs(WeighterConfig::Fixed(FixedConfig::default()), 0.0)?;
-    let fixed_kl = step_secs(WeighterConfig::Fixed(FixedConfig::default()), 0.04)?;
-    let hyper = step_secs(
-        WeighterConfig::Hypergradient(HypergradientConfig::default()),
-        0.0,
-    )?;
+    let passes = ObjectiveGradientMode::PerObjective;
+    let fixed = step_secs(WeighterConfig::Fixed(FixedConfig::default()), 0.0, passes)?;
+    let fixed_kl = step_secs(WeighterConfig::Fixed(FixedConfig::default()), 0.04, passes)?;
+    let hypergradient = || WeighterConfig::Hypergradient(HypergradientConfig::default());
+    let hyper = step_secs(hypergradient(), 0.0, passes)?;
+    let per_row = step_secs(hypergradient(), 0.0, ObjectiveGradientMode::PerRow)?;
     println!(
-        "  ratios vs fixed/beta 0: with KL reference {:.2}x, with per-objective gradients {:.2}x",
+        "  ratios vs fixed/beta 0: with KL reference {:.2}x, with per-objective gradients \
+         {:.2}x, from one backward per completion {:.2}x",
         fixed_kl / fixed,
-        hyper / fixed
+        hyper / fixed,
+        per_row / fixed
     );
     Ok(())
 }

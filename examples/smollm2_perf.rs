@@ -2,15 +2,16 @@
 //! processing and KV-cache decoding throughput at batch 1 and 8, and the real
 //! `GrpoTrainer<Llama>` step in TRL's setting (`../shared/bench/trl_grpo_step.py`: one
 //! prompt per step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections,
-//! β = 0.04, T = 1.0) with fixed weights, with FedMOA's hypergradient weighter, and with
-//! that weighter and the KL folded into the primary gradient (`kl_in_primary_gradient`),
+//! β = 0.04, T = 1.0) with fixed weights and with FedMOA's hypergradient weighter in
+//! three ways (one pass per objective; the KL folded into the primary gradient,
+//! `kl_in_primary_gradient`; one backward per completion, `ObjectiveGradientMode::PerRow`),
 //! and the peak RSS of the fixed-weight steps. The trainer runs two completions per
 //! forward + backward (`micro_batch_rows = 2`: TRL's gradient accumulation; the shared
 //! prompt runs once for all four), which keeps the peak memory near 1.4 GB and, with the
 //! prompt shared, costs no time against four (release, idle: 8.6 s against 9.1 s).
 //! Ends with one JSON line:
 //! `{"step_secs_fixed", "step_secs_hypergradient", "step_secs_hypergradient_kl_folded",
-//! "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_f32_decode_model",
+//! "step_secs_hypergradient_per_row", "decode_tok_s_b1", "decode_tok_s_b8", "decode_tok_s_b1_f32_decode_model",
 //! "decode_tok_s_b8_f32_decode_model", "decode_tok_s_b1_policy_forward",
 //! "decode_tok_s_b8_policy_forward", "decode_tok_s_b1_lora", "decode_tok_s_b8_lora",
 //! "peak_rss_mb"}` (step times: the median after the first step; decoding through the
@@ -28,7 +29,14 @@
 //! # decoding only; decoding and the fixed-weight steps only
 //! cargo run --release --example smollm2_perf -- --decode-only
 //! cargo run --release --example smollm2_perf -- --fixed-only
+//! # every trainer at β = 0 (TRL's default): no reference forward
+//! cargo run --release --example smollm2_perf -- --beta 0
+//! # chosen trainers in a chosen order, no decoding figures (alternate the order between
+//! # runs: the machine's speed drifts)
+//! cargo run --release --example smollm2_perf -- --skip-decode --arms hypergradient-per-row,fixed
 //! ```
+//!
+//! The JSON line holds the keys of what ran.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -44,7 +52,7 @@ use fedmoa_grpo::gguf::GgufFile;
 use fedmoa_grpo::llm_tokenizer::{ChatMessage, SMOLLM2_DEFAULT_SYSTEM};
 use fedmoa_grpo::{
     ChatPromptTokenizer, Dataset, GrpoTrainer, GrpoTrainerConfig, Llama, LlmTokenizer, LoraConfig,
-    Policy,
+    ObjectiveGradientMode, Policy,
 };
 use fedmoa_rewards::math::answer::last_number;
 
@@ -97,7 +105,7 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
 }
 
 /// Which weighter a benchmarked trainer runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Weighting {
     /// Fixed equal weights (no per-objective gradients).
     Fixed,
@@ -105,6 +113,31 @@ enum Weighting {
     Hypergradient,
     /// The hypergradient weighter with the KL folded into `g_0` (`kl_in_primary_gradient`).
     HypergradientKlFolded,
+    /// The hypergradient weighter with one backward per completion
+    /// (`ObjectiveGradientMode::PerRow`), exact `g_0`.
+    HypergradientPerRow,
+}
+
+impl Weighting {
+    /// Its step time's key in the JSON line.
+    fn json_key(self) -> &'static str {
+        match self {
+            Self::Fixed => "step_secs_fixed",
+            Self::Hypergradient => "step_secs_hypergradient",
+            Self::HypergradientKlFolded => "step_secs_hypergradient_kl_folded",
+            Self::HypergradientPerRow => "step_secs_hypergradient_per_row",
+        }
+    }
+
+    /// Its name in the summary line.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed weights",
+            Self::Hypergradient => "hypergradient",
+            Self::HypergradientKlFolded => "hypergradient with the KL folded into g_0",
+            Self::HypergradientPerRow => "hypergradient from one backward per completion",
+        }
+    }
 }
 
 /// TRL's adapters: r = 16, α = 32 on all 7 projections.
@@ -128,11 +161,14 @@ fn trainer_steps(
     config.grpo.num_generations = 8;
     config.grpo.prompts_per_step = 1;
     config.grpo.max_completion_length = 64;
-    config.grpo.beta = 0.04;
+    config.grpo.beta = args.beta;
     config.grpo.temperature = 1.0;
     config.grpo.learning_rate = 1e-5;
     config.grpo.seed = 0;
     config.kl_in_primary_gradient = weighting == Weighting::HypergradientKlFolded;
+    if weighting == Weighting::HypergradientPerRow {
+        config.objective_gradients = ObjectiveGradientMode::PerRow;
+    }
     // One pass over all eight rows is the trainer's default (`None`).
     config.micro_batch_rows = (args.micro_batch_rows < 8).then_some(args.micro_batch_rows);
     config.use_decode_model = !args.no_decode_model;
@@ -256,9 +292,103 @@ struct Args {
     /// hypergradient step times.
     #[arg(long)]
     fixed_only: bool,
+    /// The trainers to run, in this order (the ratios are to the fixed-weight step when it
+    /// ran before them). Alternate the order between runs to cancel the machine's drift.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fixed,hypergradient,hypergradient-kl-folded,hypergradient-per-row"
+    )]
+    arms: Vec<Weighting>,
+    /// Skip the decoding measurements (trainer steps only).
+    #[arg(long)]
+    skip_decode: bool,
+    /// KL weight β of every trainer (TRL's benchmark setting: 0.04; TRL's default and
+    /// `smollm2_gsm8k`'s: 0, which needs no reference forward).
+    #[arg(long, default_value_t = 0.04)]
+    beta: f64,
     /// The SmolLM2 GGUF file (`scripts/fetch-smollm2.sh` prints its path).
     #[arg(long, env = "FEDMOA_SMOLLM2_GGUF")]
     gguf: std::path::PathBuf,
+}
+
+/// Decoding throughput through the decode model the sampler uses, through the same layout
+/// in `f32`, through the policy's own forward, and through the decode model with TRL's
+/// adapters, at batch 1 and 8; printed, and added to `json`.
+fn decode_figures(
+    model: &Llama,
+    prompt: &[u32],
+    json: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Box<dyn Error>> {
+    let plain = Device::flex();
+    // Decoding as the sampler runs it: through the decode model (the GGUF's `Q4_1`/`Q8_0`
+    // blocks kept packed, the default) and, for comparison, through the same layout in
+    // `f32` and through the policy's own forward.
+    let t = Instant::now();
+    let fast = model.decode_model().ok_or("Llama has a decode model")?;
+    let packed_secs = t.elapsed().as_secs_f64();
+    // The trainer builds one every step; the packed weights come from the model's cache.
+    let t = Instant::now();
+    drop(model.decode_model());
+    let cached_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let dense = model.dense_decode_model();
+    println!(
+        "decode model: weights read per step packed {:.0} MB, f32 {:.0} MB; built in {packed_secs:.2} s \
+         ({cached_secs:.2} s again, from the cache), f32 in {:.2} s",
+        fast.weight_bytes() as f64 / 1e6,
+        dense.weight_bytes() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    // tok_s[0]: the decode model, [1]: the f32 decode model, [2]: the policy forward;
+    // batch 1, then 8.
+    let mut tok_s: [Vec<f64>; 3] = Default::default();
+    for b in [1usize, 8] {
+        let rows = vec![prompt.to_vec(); b];
+        let decoders: [(&str, &dyn Decode); 3] = [
+            ("decode model", &fast),
+            ("f32 decode model", &dense),
+            ("policy forward", model),
+        ];
+        for (out, (name, decoder)) in tok_s.iter_mut().zip(decoders) {
+            let (prefill, rate) = decode_throughput(decoder, &rows, &plain);
+            println!(
+                "batch {b}, {name}: prefill {:.0} tok/s ({prefill:.2} s), decode {rate:.1} tok/s \
+                 ({:.0} ms/step)",
+                (b * prompt.len()) as f64 / prefill,
+                1000.0 * b as f64 / rate
+            );
+            out.push(rate);
+        }
+    }
+    drop((fast, dense));
+    // The trainer samples through the decode model of the policy, whose LoRA adapters
+    // (r = 16 on all 7 projections) stay unmerged.
+    let adapted = model
+        .clone()
+        .with_lora(&lora_config())?
+        .decode_model()
+        .ok_or("Llama has a decode model")?;
+    let mut lora_tok_s = Vec::new();
+    for b in [1usize, 8] {
+        let (_, rate) = decode_throughput(&adapted, &vec![prompt.to_vec(); b], &plain);
+        println!(
+            "batch {b}, decode model with LoRA r16 adapters: decode {rate:.1} tok/s ({:.0} ms/step)",
+            1000.0 * b as f64 / rate
+        );
+        lora_tok_s.push(rate);
+    }
+    let suffixes = ["", "_f32_decode_model", "_policy_forward"];
+    for (rates, suffix) in tok_s
+        .iter()
+        .chain([&lora_tok_s])
+        .zip(suffixes.iter().chain(&["_lora"]))
+    {
+        for (rate, b) in rates.iter().zip([1, 8]) {
+            json.insert(format!("decode_tok_s_b{b}{suffix}"), (*rate).into());
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -283,138 +413,67 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let question = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?";
     let prompt = tok.encode_chat(&[ChatMessage::user(question)], Some(SMOLLM2_DEFAULT_SYSTEM))?;
     println!("prompt: {} tokens", prompt.len());
-    // Decoding as the sampler runs it: through the decode model (the GGUF's `Q4_1`/`Q8_0`
-    // blocks kept packed, the default) and, for comparison, through the same layout in
-    // `f32` and through the policy's own forward.
-    let t = Instant::now();
-    let fast = model.decode_model().ok_or("Llama has a decode model")?;
-    let packed_secs = t.elapsed().as_secs_f64();
-    // The trainer builds one every step; the packed weights come from the model's cache.
-    let t = Instant::now();
-    drop(model.decode_model());
-    let cached_secs = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let dense = model.dense_decode_model();
-    println!(
-        "decode model: weights read per step packed {:.0} MB, f32 {:.0} MB; built in {packed_secs:.2} s \
-         ({cached_secs:.2} s again, from the cache), f32 in {:.2} s",
-        fast.weight_bytes() as f64 / 1e6,
-        dense.weight_bytes() as f64 / 1e6,
-        t.elapsed().as_secs_f64()
-    );
-    // tok_s[0]: the decode model, [1]: the f32 decode model, [2]: the policy forward;
-    // batch 1, then 8.
-    let mut tok_s: [Vec<f64>; 3] = Default::default();
-    for b in [1usize, 8] {
-        let rows = vec![prompt.clone(); b];
-        let decoders: [(&str, &dyn Decode); 3] = [
-            ("decode model", &fast),
-            ("f32 decode model", &dense),
-            ("policy forward", &model),
-        ];
-        for (out, (name, decoder)) in tok_s.iter_mut().zip(decoders) {
-            let (prefill, rate) = decode_throughput(decoder, &rows, &plain);
-            println!(
-                "batch {b}, {name}: prefill {:.0} tok/s ({prefill:.2} s), decode {rate:.1} tok/s \
-                 ({:.0} ms/step)",
-                (b * prompt.len()) as f64 / prefill,
-                1000.0 * b as f64 / rate
-            );
-            out.push(rate);
-        }
+    let mut json = serde_json::Map::new();
+    if !args.skip_decode {
+        decode_figures(&model, &prompt, &mut json)?;
     }
-    let [decode_tok_s, dense_tok_s, plain_tok_s] = tok_s;
-    drop((fast, dense));
-    // The trainer samples through the decode model of the policy, whose LoRA adapters
-    // (r = 16 on all 7 projections) stay unmerged.
-    let adapted = model
-        .with_lora(&lora_config())?
-        .decode_model()
-        .ok_or("Llama has a decode model")?;
-    let mut lora_tok_s = Vec::new();
-    for b in [1usize, 8] {
-        let (_, rate) = decode_throughput(&adapted, &vec![prompt.clone(); b], &plain);
-        println!(
-            "batch {b}, decode model with LoRA r16 adapters: decode {rate:.1} tok/s ({:.0} ms/step)",
-            1000.0 * b as f64 / rate
-        );
-        lora_tok_s.push(rate);
-    }
-    drop(adapted);
     if args.decode_only {
-        println!(
-            "{}",
-            serde_json::json!({
-                "decode_tok_s_b1": decode_tok_s[0],
-                "decode_tok_s_b8": decode_tok_s[1],
-                "decode_tok_s_b1_f32_decode_model": dense_tok_s[0],
-                "decode_tok_s_b8_f32_decode_model": dense_tok_s[1],
-                "decode_tok_s_b1_lora": lora_tok_s[0],
-                "decode_tok_s_b8_lora": lora_tok_s[1],
-            })
-        );
+        println!("{}", serde_json::Value::Object(json));
         return Ok(());
     }
 
     // The real trainer in TRL's setting (../shared/bench/trl_grpo_step.py): one prompt per
     // step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections, β = 0.04,
     // T = 1.0, learning rate 1e-5; the same prompts. Median step time after the first.
+    drop(model);
     let base = Llama::from_gguf(&file, Some(1024), &plain)?;
     drop(file);
-    reset_peak_rss();
-    let fixed = trainer_steps(&base, &tok, Weighting::Fixed, args)?;
-    let peak_rss_mb = peak_rss_mb();
-    if args.fixed_only {
-        println!(
-            "GrpoTrainer<Llama> step (TRL's setting, 2 objectives): fixed weights {:.2} s \
-             (sampling {:.2} s); peak RSS {peak_rss_mb:.0} MB",
-            fixed.step_secs, fixed.sample_secs
-        );
-        println!(
-            "{}",
-            serde_json::json!({
-                "step_secs_fixed": fixed.step_secs,
-                "decode_tok_s_b1": decode_tok_s[0],
-                "decode_tok_s_b8": decode_tok_s[1],
-                "decode_tok_s_b1_lora": lora_tok_s[0],
-                "decode_tok_s_b8_lora": lora_tok_s[1],
-                "peak_rss_mb": peak_rss_mb,
-            })
-        );
-        return Ok(());
+    let arms = if args.fixed_only {
+        vec![Weighting::Fixed]
+    } else {
+        args.arms.clone()
+    };
+    let mut runs = Vec::new();
+    for weighting in arms {
+        reset_peak_rss();
+        let times = trainer_steps(&base, &tok, weighting, args)?;
+        if weighting == Weighting::Fixed {
+            json.insert("peak_rss_mb".into(), peak_rss_mb().into());
+        }
+        json.insert(weighting.json_key().into(), times.step_secs.into());
+        runs.push((weighting, times));
     }
-    let hyper = trainer_steps(&base, &tok, Weighting::Hypergradient, args)?;
-    let folded = trainer_steps(&base, &tok, Weighting::HypergradientKlFolded, args)?;
-    println!(
-        "GrpoTrainer<Llama> step (TRL's setting, 2 objectives): fixed weights {:.2} s \
-         (sampling {:.2} s), hypergradient {:.2} s (sampling {:.2} s, per-objective \
-         gradients {:.2} s): {:.2}×; with the KL folded into g_0 {:.2} s: {:.2}×; \
-         peak RSS {peak_rss_mb:.0} MB",
-        fixed.step_secs,
-        fixed.sample_secs,
-        hyper.step_secs,
-        hyper.sample_secs,
-        hyper.objective_grad_secs,
-        hyper.step_secs / fixed.step_secs,
-        folded.step_secs,
-        folded.step_secs / fixed.step_secs
-    );
-    println!(
-        "{}",
-        serde_json::json!({
-            "step_secs_fixed": fixed.step_secs,
-            "step_secs_hypergradient": hyper.step_secs,
-            "step_secs_hypergradient_kl_folded": folded.step_secs,
-            "decode_tok_s_b1": decode_tok_s[0],
-            "decode_tok_s_b8": decode_tok_s[1],
-            "decode_tok_s_b1_f32_decode_model": dense_tok_s[0],
-            "decode_tok_s_b8_f32_decode_model": dense_tok_s[1],
-            "decode_tok_s_b1_policy_forward": plain_tok_s[0],
-            "decode_tok_s_b8_policy_forward": plain_tok_s[1],
-            "decode_tok_s_b1_lora": lora_tok_s[0],
-            "decode_tok_s_b8_lora": lora_tok_s[1],
-            "peak_rss_mb": peak_rss_mb,
+    let fixed_secs = runs
+        .iter()
+        .find(|(w, _)| *w == Weighting::Fixed)
+        .map(|(_, t)| t.step_secs);
+    let summary: Vec<String> = runs
+        .iter()
+        .map(|(weighting, times)| {
+            let ratio = match fixed_secs {
+                Some(f) if *weighting != Weighting::Fixed => {
+                    format!(": {:.2}× the fixed step", times.step_secs / f)
+                }
+                _ => String::new(),
+            };
+            format!(
+                "{} {:.2} s (sampling {:.2} s, per-objective gradients {:.2} s){ratio}",
+                weighting.describe(),
+                times.step_secs,
+                times.sample_secs,
+                times.objective_grad_secs
+            )
         })
+        .collect();
+    println!(
+        "GrpoTrainer<Llama> step (TRL's setting, β = {}, 2 objectives): {}; peak RSS of the \
+         fixed-weight steps {} MB",
+        args.beta,
+        summary.join("; "),
+        json.get("peak_rss_mb")
+            .and_then(serde_json::Value::as_f64)
+            .map_or("-".to_owned(), |mb| format!("{mb:.0}"))
     );
+    println!("{}", serde_json::Value::Object(json));
     Ok(())
 }

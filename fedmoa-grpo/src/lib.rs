@@ -147,8 +147,8 @@ pub use model::{Llama, LlamaConfig, LoraConfig, Policy, TinyLm, TinyLmConfig};
 pub use policy_tokenizer::PolicyTokenizer;
 pub use tokenizer::TaskTokenizer;
 pub use trainer::{
-    Dataset, GrpoTrainer, GrpoTrainerBuilder, GrpoTrainerConfig, StepEvent, StepMetrics,
-    StepObserver,
+    Dataset, GrpoTrainer, GrpoTrainerBuilder, GrpoTrainerConfig, ObjectiveGradientMode, StepEvent,
+    StepMetrics, StepObserver,
 };
 
 /// The Burn version this crate is built on, re-exported so users name the same types.

@@ -29,6 +29,9 @@ pub struct GrpoTrainerConfig {
     /// pull alone, and the cosine-normalised hypergradient treats it as full-size primary
     /// signal. The default keeps the paper's `g_0 = ∇L_0`.
     pub kl_in_primary_gradient: bool,
+    /// How the per-objective gradients a weighter asks for are computed (default
+    /// [`ObjectiveGradientMode::PerObjective`]).
+    pub objective_gradients: ObjectiveGradientMode,
     /// Run each forward and backward pass over the completions that carry signal only
     /// (default true). With one inner iteration, a completion whose advantage is zero adds
     /// nothing to a loss without KL, nor to its gradient, so the update (at β = 0) and the
@@ -64,6 +67,27 @@ pub struct GrpoTrainerConfig {
     pub micro_batch_rows: Option<usize>,
 }
 
+/// How a step computes the per-objective gradients `g_k(θ_t)` of a weighter that asks for
+/// them (the hypergradient weighter). Both give the same gradients up to float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveGradientMode {
+    /// One forward + backward per objective with signal, each over the rows where its
+    /// advantage is non-zero (with `kl_in_primary_gradient`, the primary's pass also
+    /// carries the KL term). Cheapest for small models, whose many rows batch well.
+    #[default]
+    PerObjective,
+    /// One forward + backward per completion with any signal, at advantage 1: every
+    /// objective's gradient is then a weighted sum of the rows' gradients, whatever the
+    /// number of objectives, plus one backward of the shared prompts per objective. At
+    /// β = 0 the update reuses `Σ_k w_k g_k`, so a hypergradient step costs about one
+    /// fixed-weight pass; at β > 0 the update's own pass follows (the KL term is never
+    /// folded into `g_0`). For models whose rows are long enough to fill a pass on their
+    /// own (SmolLM2: 64-token completions); `bnpo`, which normalises by a pass's own tokens,
+    /// keeps the per-objective passes.
+    PerRow,
+}
+
 impl Default for GrpoTrainerConfig {
     fn default() -> Self {
         Self {
@@ -73,6 +97,7 @@ impl Default for GrpoTrainerConfig {
             max_eval_prompts: None,
             device: DeviceChoice::Flex,
             kl_in_primary_gradient: false,
+            objective_gradients: ObjectiveGradientMode::PerObjective,
             skip_rows_without_signal: true,
             use_decode_model: true,
             share_prompt_forward: true,
@@ -152,5 +177,12 @@ mod tests {
         assert_eq!(ok.micro_batch_rows, None);
         let split: GrpoTrainerConfig = serde_json::from_str(r#"{"micro_batch_rows": 2}"#).unwrap();
         assert_eq!(split.micro_batch_rows, Some(2));
+        assert_eq!(ok.objective_gradients, ObjectiveGradientMode::PerObjective);
+        let rows: GrpoTrainerConfig =
+            serde_json::from_str(r#"{"objective_gradients": "per_row"}"#).unwrap();
+        assert_eq!(rows.objective_gradients, ObjectiveGradientMode::PerRow);
+        let err = serde_json::from_str::<GrpoTrainerConfig>(r#"{"objective_gradients": "rows"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("per_row"), "{err}");
     }
 }

@@ -177,7 +177,7 @@ impl<P: Policy> GrpoTrainer<P> {
 
     /// One forward and one backward over all of `rows`; with `prompts`, rows whose prompts
     /// it holds continue it, and the gradient of its cache comes back beside the output.
-    fn forward_backward(
+    pub(super) fn forward_backward(
         &self,
         rows: PassRows<'_>,
         old_logprobs: Option<Tensor<2>>,
@@ -237,7 +237,7 @@ impl<P: Policy> GrpoTrainer<P> {
 
 /// Adds a micro-batch's cache gradients to the sums `total` (in
 /// [`PromptPrefix::cache_grads`] order; empty until the first).
-fn add_cotangents(total: &mut Vec<Option<Tensor<4>>>, grads: Vec<Option<Tensor<4>>>) {
+pub(super) fn add_cotangents(total: &mut Vec<Option<Tensor<4>>>, grads: Vec<Option<Tensor<4>>>) {
     if total.is_empty() {
         *total = grads;
         return;

@@ -22,6 +22,7 @@ mod grads;
 mod loss_pass;
 mod objective_passes;
 mod row_chunks;
+mod row_gradients;
 mod scoring;
 mod step;
 mod step_metrics;
@@ -39,7 +40,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use builder::GrpoTrainerBuilder;
-pub use config::GrpoTrainerConfig;
+pub use config::{GrpoTrainerConfig, ObjectiveGradientMode};
 pub use eval::greedy_texts;
 pub use fedmoa_rewards::Dataset;
 pub use grads::ProximalAnchor;

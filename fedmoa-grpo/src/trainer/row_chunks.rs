@@ -81,6 +81,11 @@ pub(super) struct RowOrder {
 }
 
 impl RowOrder {
+    /// The rows of the whole batch in the order the chunks hold them.
+    pub fn rows(&self) -> &[usize] {
+        &self.order
+    }
+
     /// The `[n, C]` tensor whose row `r` is row `r`'s part of `parts` (one `[rows, width]`
     /// tensor per chunk, in chunk order), zero in the columns a chunk dropped.
     pub fn reassemble(&self, parts: Vec<Tensor<2>>, device: &Device) -> Tensor<2> {

@@ -13,11 +13,11 @@ use super::loss_pass::PassRows;
 use super::objective_passes::{PassInputs, PrimaryKl, RowSubset, has_no_signal};
 use super::row_chunks::row_chunks;
 use super::step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
-use super::{GrpoTrainer, ProximalAnchor, eval, score_completions};
+use super::{GrpoTrainer, ObjectiveGradientMode, ProximalAnchor, eval, score_completions};
 use crate::batch::SequenceBatch;
 use crate::decode::Decode;
 use crate::grpo::{
-    AdvantageSettings, Advantages, LossInputs, LossSettings, LossStats, OptimStep,
+    AdvantageSettings, Advantages, LossInputs, LossSettings, LossStats, LossType, OptimStep,
     compute_advantages, grpo_loss, tempered_logits, token_logprobs, unflatten_gradients,
 };
 use crate::sampling::{Completion, Sampler};
@@ -318,10 +318,15 @@ impl<P: Policy> GrpoTrainer<P> {
             return Ok(ObjectiveGradients::default());
         }
         let grpo = &self.config.grpo;
+        let settings = LossSettings::from(grpo);
+        let per_row = self.config.objective_gradients == ObjectiveGradientMode::PerRow
+            && settings.loss_type != LossType::Bnpo;
         // With β > 0 the KL term joins the primary pass (β / w_0) when configured and
-        // w_0 > 0, so that Σ_k w_k g_k is the update's gradient.
+        // w_0 > 0, so that Σ_k w_k g_k is the update's gradient (per-objective passes only).
         let primary_kl = match (&batch.ref_logprobs, weights.first()) {
-            (Some(ref_logprobs), Some(&w0)) if self.config.kl_in_primary_gradient && w0 > 0.0 => {
+            (Some(ref_logprobs), Some(&w0))
+                if self.config.kl_in_primary_gradient && w0 > 0.0 && !per_row =>
+            {
                 Some(PrimaryKl {
                     ref_logprobs: ref_logprobs.clone(),
                     beta: grpo.beta / f64::from(w0),
@@ -331,12 +336,16 @@ impl<P: Policy> GrpoTrainer<P> {
         };
         let gradients_are_the_update =
             grpo.num_iterations == 1 && (grpo.beta == 0.0 || primary_kl.is_some());
-        let passes = self.objective_passes(
-            &batch.pass_inputs(),
-            &adv.per_objective,
-            &LossSettings::from(grpo),
-            primary_kl.as_ref(),
-        )?;
+        let passes = if per_row {
+            self.row_passes(&batch.pass_inputs(), &adv.per_objective, &settings)?
+        } else {
+            self.objective_passes(
+                &batch.pass_inputs(),
+                &adv.per_objective,
+                &settings,
+                primary_kl.as_ref(),
+            )?
+        };
         let update_gradient = gradients_are_the_update.then(|| {
             let mut combined = vec![0.0f32; passes.grads.first().map_or(0, Vec::len)];
             for (w, g) in weights.iter().zip(&passes.grads) {

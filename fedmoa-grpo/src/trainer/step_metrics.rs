@@ -71,7 +71,9 @@ pub struct StepMetrics {
     pub batch_secs: f64,
     /// Seconds spent on the per-objective gradients.
     pub objective_grad_secs: f64,
-    /// Per-objective forward + backward passes run.
+    /// Per-objective forward + backward passes run (with
+    /// [`crate::ObjectiveGradientMode::PerRow`]: 1 for the rows' passes together, 0 when no
+    /// row had signal).
     pub objective_passes: usize,
     /// Rows those passes processed, in whole batches.
     pub objective_pass_rows: f64,

@@ -1,0 +1,175 @@
+//! Every objective's gradient `g_k(θ_t)` from one backward per completion
+//! ([`ObjectiveGradientMode::PerRow`]).
+//!
+//! At ρ = 1 and without KL, row `i`'s part of the GRPO loss is its advantage times a loss
+//! that does not depend on the advantage: each token's cotangent is `A_i` over the row's
+//! normaliser, the same for every token of the row. So with `P_i` the gradient of row `i`'s
+//! loss at advantage 1 (with the whole batch's normalisers), every objective's gradient is
+//! `g_k = Σ_i A_{k,i} · P_i`: one forward and backward per row that carries any signal, for
+//! any number of objectives, instead of one pass per objective. `bnpo` normalises by the
+//! pass's own tokens and has no such split; it keeps the per-objective passes.
+//!
+//! When the rows continue shared prompts ([`PromptPrefix`]), a row's backward stops at the
+//! prompts' keys and values. Objective `k`'s part through the prompts is one backward of
+//! their forward with the cache cotangent `Σ_i A_{k,i} · ∂ℓ_i/∂cache`: one short pass per
+//! objective with signal (the prompts' tokens only).
+//!
+//! [`ObjectiveGradientMode::PerRow`]: super::ObjectiveGradientMode::PerRow
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use fedmoa_core::axpy_slice;
+
+use super::GrpoTrainer;
+use super::loss_pass::{PassRows, add_cotangents};
+use super::objective_passes::{ObjectivePasses, PassInputs};
+use super::row_chunks::row_chunks;
+use crate::batch::PromptPrefix;
+use crate::grpo::{BatchTotals, LossSettings, flatten_gradients, trainable_len};
+use crate::{GrpoError, Policy};
+
+/// Running sums of one objective over the rows: `Σ_i A_{k,i} · P_i`, its loss, and the
+/// cotangent of the shared prompts' cache.
+struct ObjectiveSums {
+    grad: Vec<f32>,
+    loss: f32,
+    cotangents: Vec<Option<Tensor<4>>>,
+    has_signal: bool,
+}
+
+impl<P: Policy> GrpoTrainer<P> {
+    /// The per-objective gradients of `per_objective`'s advantage columns from one
+    /// backward per row with signal (see the module docs); `settings` must not be `bnpo`.
+    pub(super) fn row_passes(
+        &self,
+        inputs: &PassInputs<'_>,
+        per_objective: &[Vec<f32>],
+        settings: &LossSettings,
+    ) -> Result<ObjectivePasses, GrpoError> {
+        let start = Instant::now();
+        let train_dev = self.device.clone().autodiff();
+        let n = inputs.batch.n_rows();
+        let len = trainable_len(&self.policy);
+        let mut sums: Vec<ObjectiveSums> = per_objective
+            .iter()
+            .map(|_| ObjectiveSums {
+                grad: vec![0.0; len],
+                loss: 0.0,
+                cotangents: Vec::new(),
+                has_signal: false,
+            })
+            .collect();
+        let rows: Vec<usize> = (0..n)
+            .filter(|&r| {
+                !self.config.skip_rows_without_signal
+                    || per_objective.iter().any(|column| column[r] != 0.0)
+            })
+            .collect();
+        let tokens: f64 = inputs.host_mask.iter().map(|&m| f64::from(m)).sum();
+        if rows.is_empty() || tokens <= 0.0 {
+            return Ok(finish(sums, None, None, 0, 0.0, start));
+        }
+        let totals = BatchTotals {
+            sequences: n,
+            tokens,
+        };
+        let subset = inputs.batch.select_rows(&rows)?;
+        let (chunks, order) = row_chunks(&subset, 1, &train_dev)?;
+        let prompts = if self.config.share_prompt_forward {
+            subset.prefill_prompts(&self.policy, &train_dev)
+        } else {
+            None
+        };
+        let leaves = prompts.as_ref().map(PromptPrefix::detached);
+        let targets = subset.target_tensor(&train_dev);
+        let mask = subset.mask_tensor(&train_dev);
+        let unit = Tensor::<1>::ones([1], &train_dev);
+        let pass_settings = settings.without_kl();
+        let mut logprobs = Vec::with_capacity(chunks.len());
+        let (mut entropy_sum, mut n_tokens) = (0.0f64, 0.0f64);
+        for (chunk, &position) in chunks.iter().zip(order.rows()) {
+            let row = rows[position];
+            let part = PassRows {
+                batch: &chunk.batch,
+                targets: chunk.cut_ids(targets.clone()),
+                mask: chunk.cut(mask.clone()),
+                advantages: unit.clone(),
+                ref_logprobs: None,
+                totals: Some(totals),
+                inv_temp: inputs.inv_temp,
+            };
+            let (out, cache_grads) =
+                self.forward_backward(part, None, &pass_settings, true, leaves.as_ref())?;
+            let row_grad = out.gradient.into_flat(&self.policy);
+            for (sum, column) in sums.iter_mut().zip(per_objective) {
+                let a = column[row];
+                if a == 0.0 {
+                    continue;
+                }
+                sum.has_signal = true;
+                axpy_slice(&mut sum.grad, a, &row_grad);
+                sum.loss += a * out.loss;
+                let scaled = cache_grads.iter().map(|g| g.clone().map(|g| g * a));
+                add_cotangents(&mut sum.cotangents, scaled.collect());
+            }
+            let row_tokens = f64::from(out.stats.n_tokens);
+            entropy_sum += out.entropy.unwrap_or(0.0) * row_tokens;
+            n_tokens += row_tokens;
+            logprobs.push(out.logprobs);
+        }
+        // Each objective's part through the shared prompts: one backward of their forward
+        // per objective (the first reuses the forward the rows continued).
+        let mut forward = prompts;
+        for sum in sums.iter_mut().filter(|s| s.has_signal) {
+            let Some(prefix) = forward
+                .take()
+                .or_else(|| subset.prefill_prompts(&self.policy, &train_dev))
+            else {
+                break;
+            };
+            if let Some(loss) = prefix.cotangent_loss(&sum.cotangents) {
+                let grads = GradientsParams::from_grads(loss.backward(), &self.policy);
+                axpy_slice(&mut sum.grad, 1.0, &flatten_gradients(&self.policy, &grads));
+            }
+        }
+        let entropy = if n_tokens > 0.0 {
+            entropy_sum / n_tokens
+        } else {
+            0.0
+        };
+        let first_forward =
+            (rows.len() == n).then(|| (order.reassemble(logprobs, &train_dev), entropy));
+        Ok(finish(
+            sums,
+            first_forward,
+            Some(entropy),
+            1,
+            rows.len() as f64 / n as f64,
+            start,
+        ))
+    }
+}
+
+/// The passes' result from the objectives' sums.
+fn finish(
+    sums: Vec<ObjectiveSums>,
+    first_forward: Option<(Tensor<2>, f64)>,
+    first_entropy: Option<f64>,
+    passes: usize,
+    rows: f64,
+    start: Instant,
+) -> ObjectivePasses {
+    let (grads, losses): (Vec<Vec<f32>>, Vec<f32>) =
+        sums.into_iter().map(|s| (s.grad, s.loss)).unzip();
+    ObjectivePasses {
+        grads,
+        first_forward,
+        first_entropy,
+        losses,
+        passes,
+        rows,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
