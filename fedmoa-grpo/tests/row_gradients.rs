@@ -100,19 +100,26 @@ fn assert_close(a: &[f64], b: &[f64], scale: f64, what: &str) {
 #[test]
 fn per_row_gradients_equal_the_per_objective_passes() {
     let mut both_objectives = 0;
+    // (loss type, β, shared prompts, truncated completions left out of the loss, rows
+    // per micro-batch)
     let cases = [
-        (LossType::Grpo, 0.0, true),
-        (LossType::Dapo, 0.0, true),
-        (LossType::DrGrpo, 0.04, true),
-        (LossType::Grpo, 0.04, false),
-        (LossType::Bnpo, 0.0, true),
+        (LossType::Grpo, 0.0, true, false, None),
+        (LossType::Dapo, 0.0, true, true, Some(3)),
+        (LossType::DrGrpo, 0.04, true, false, None),
+        (LossType::Grpo, 0.04, false, false, Some(2)),
+        (LossType::Bnpo, 0.0, true, false, None),
     ];
-    for (loss_type, beta, share_prompts) in cases {
+    for (loss_type, beta, share_prompts, mask_truncated, micro_batch_rows) in cases {
         let mut config = toy_config(2);
         config.grpo.loss_type = loss_type;
         config.grpo.beta = beta;
+        config.grpo.mask_truncated_completions = mask_truncated;
         config.share_prompt_forward = share_prompts;
-        let what = format!("{loss_type:?}, β {beta}, shared prompts {share_prompts}");
+        config.micro_batch_rows = micro_batch_rows;
+        let what = format!(
+            "{loss_type:?}, β {beta}, shared prompts {share_prompts}, truncated masked \
+             {mask_truncated}, micro-batches {micro_batch_rows:?}"
+        );
         let rows = run(config.clone(), ObjectiveGradientMode::PerRow);
         let passes = run(config, ObjectiveGradientMode::PerObjective);
         assert_eq!(rows.signals.len(), 2, "{what}");

@@ -18,6 +18,8 @@ use crate::batch::SequenceBatch;
 pub(super) struct RowChunk {
     /// The rows' indices in the whole batch.
     pub rows: Tensor<1, Int>,
+    /// The same indices on the host.
+    pub indices: Vec<usize>,
     /// The rows, cut to `width` completion columns.
     pub batch: SequenceBatch,
     /// Completion columns kept: the chunk's longest completion (at least 1).
@@ -46,8 +48,35 @@ pub(super) fn row_chunks(
     size: usize,
     device: &Device,
 ) -> Result<(Vec<RowChunk>, RowOrder), GrpoError> {
-    let order = batch.rows_by_length();
-    let chunks = order
+    let all: Vec<usize> = (0..batch.n_rows()).collect();
+    let chunks = row_chunks_among(batch, &all, size, device)?;
+    let order = RowOrder::of(&chunks, batch.completion_width);
+    Ok((chunks, order))
+}
+
+/// Micro-batches of at most `size` of the rows `rows` of `batch`, in
+/// [`SequenceBatch::rows_by_length`] order.
+///
+/// # Errors
+/// [`GrpoError::Input`] for an empty batch (from [`SequenceBatch::select_rows`]).
+pub(super) fn row_chunks_among(
+    batch: &SequenceBatch,
+    rows: &[usize],
+    size: usize,
+    device: &Device,
+) -> Result<Vec<RowChunk>, GrpoError> {
+    let mut wanted = vec![false; batch.n_rows()];
+    for &r in rows {
+        if let Some(w) = wanted.get_mut(r) {
+            *w = true;
+        }
+    }
+    let order: Vec<usize> = batch
+        .rows_by_length()
+        .into_iter()
+        .filter(|&r| wanted[r])
+        .collect();
+    order
         .chunks(size.max(1))
         .map(|rows| {
             let width = rows
@@ -58,18 +87,12 @@ pub(super) fn row_chunks(
                 .max(1);
             Ok(RowChunk {
                 rows: index_tensor(rows, device),
+                indices: rows.to_vec(),
                 batch: batch.select_rows(rows)?.with_completion_width(width)?,
                 width,
             })
         })
-        .collect::<Result<Vec<_>, GrpoError>>()?;
-    Ok((
-        chunks,
-        RowOrder {
-            order,
-            columns: batch.completion_width,
-        },
-    ))
+        .collect()
 }
 
 /// How to put per-chunk results back into the whole batch's rows and columns.
@@ -81,9 +104,16 @@ pub(super) struct RowOrder {
 }
 
 impl RowOrder {
-    /// The rows of the whole batch in the order the chunks hold them.
-    pub fn rows(&self) -> &[usize] {
-        &self.order
+    /// The order of `chunks` (of a batch with `columns` completion columns), in which they
+    /// hold its rows.
+    pub fn of<'a>(chunks: impl IntoIterator<Item = &'a RowChunk>, columns: usize) -> Self {
+        Self {
+            order: chunks
+                .into_iter()
+                .flat_map(|c| c.indices.iter().copied())
+                .collect(),
+            columns,
+        }
     }
 
     /// The `[n, C]` tensor whose row `r` is row `r`'s part of `parts` (one `[rows, width]`
