@@ -195,3 +195,75 @@ fn a_tokenizer_of_another_vocabulary_is_rejected() {
     .unwrap();
     assert!(err.to_string().contains("policy.vocab_size"), "{err}");
 }
+
+/// With LoRA adapters, one backward per completion (`ObjectiveGradientMode::PerRow`) gives
+/// the hypergradient weighter the same signals, hence the same weights, and the same update
+/// as one pass per objective, at β = 0 and β > 0.
+#[test]
+fn per_row_objective_gradients_of_a_lora_llama_match_the_per_objective_passes() {
+    use crate::ObjectiveGradientMode;
+    let lora = LoraConfig {
+        rank: 2,
+        alpha: 4.0,
+        ..LoraConfig::default()
+    };
+    let model = Llama::from_gguf(&gguf_of(&random_weights(21, true)), None, &Device::flex())
+        .unwrap()
+        .with_lora(&lora)
+        .unwrap();
+    for beta in [0.0, 0.04] {
+        let run = |mode: ObjectiveGradientMode| {
+            let mut config = GrpoTrainerConfig {
+                local_steps: 2,
+                objective_gradients: mode,
+                micro_batch_rows: Some(3),
+                ..Default::default()
+            };
+            config.grpo.num_generations = 4;
+            config.grpo.prompts_per_step = 2;
+            config.grpo.max_completion_length = 3;
+            config.grpo.learning_rate = 1e-2;
+            config.grpo.beta = beta;
+            config.grpo.seed = 5;
+            let weighter = WeighterConfig::Hypergradient(HypergradientConfig::default())
+                .build(2)
+                .unwrap();
+            let data = Dataset::from_prompts(prompts(20), 4, 4).unwrap();
+            let mut trainer = GrpoTrainer::new(
+                "llama-0",
+                "sum",
+                model.clone(),
+                CharTokenizer,
+                data,
+                rewards(),
+                weighter,
+                config,
+            )
+            .unwrap();
+            let global = trainer.policy().to_param_set().unwrap();
+            trainer.train(&global, &RoundPlan::new(1, 3)).unwrap()
+        };
+        let rows = run(ObjectiveGradientMode::PerRow);
+        let passes = run(ObjectiveGradientMode::PerObjective);
+        let gap = rows.delta.sub(&passes.delta).unwrap().norm();
+        assert!(passes.delta.norm() > 0.0);
+        assert!(
+            gap < 1e-3 * passes.delta.norm(),
+            "β {beta}: ‖Δ_rows − Δ_passes‖ {gap} vs ‖Δ‖ {}",
+            passes.delta.norm()
+        );
+        for (a, b) in rows.weights.iter().zip(&passes.weights) {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "β {beta}: {:?} vs {:?}",
+                rows.weights,
+                passes.weights
+            );
+        }
+        assert_ne!(
+            passes.weights,
+            vec![0.5, 0.5],
+            "β {beta}: the weights never moved"
+        );
+    }
+}
