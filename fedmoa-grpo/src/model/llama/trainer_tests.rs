@@ -91,44 +91,63 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
     ]
 }
 
-#[test]
-fn grpo_trainer_trains_only_the_lora_adapters_of_a_llama() {
+/// A random tiny Llama with rank-2 adapters on every projection.
+fn lora_llama() -> Llama {
     let lora = LoraConfig {
         rank: 2,
         alpha: 4.0,
         ..LoraConfig::default()
     };
-    let model = Llama::from_gguf(&gguf_of(&random_weights(21, true)), None, &Device::flex())
+    Llama::from_gguf(&gguf_of(&random_weights(21, true)), None, &Device::flex())
         .unwrap()
         .with_lora(&lora)
-        .unwrap();
-    let base_before = model.blocks[0].attn.wq.weight.base().into_data();
-    let embed_before = model.embed.weight.val().into_data();
+        .unwrap()
+}
+
+/// `local_steps` steps of 2 prompts × 4 completions of at most 3 tokens at KL weight `beta`.
+fn small_config(local_steps: u32, beta: f64) -> GrpoTrainerConfig {
     let mut config = GrpoTrainerConfig {
-        local_steps: 3,
+        local_steps,
         ..Default::default()
     };
     config.grpo.num_generations = 4;
     config.grpo.prompts_per_step = 2;
     config.grpo.max_completion_length = 3;
     config.grpo.learning_rate = 1e-2;
-    config.grpo.beta = 0.04;
+    config.grpo.beta = beta;
     config.grpo.seed = 5;
-    let weighter = WeighterConfig::Hypergradient(HypergradientConfig::default())
+    config
+}
+
+/// The hypergradient weighter of two objectives, as configured by default.
+fn hypergradient() -> Box<dyn fedmoa_core::ObjectiveWeighter> {
+    WeighterConfig::Hypergradient(HypergradientConfig::default())
         .build(2)
-        .unwrap();
+        .unwrap()
+}
+
+/// A trainer of `model` on the sums task with the hypergradient weighter.
+fn trainer(model: Llama, config: GrpoTrainerConfig) -> GrpoTrainer<Llama> {
     let data = Dataset::from_prompts(prompts(20), 4, 4).unwrap();
-    let mut trainer = GrpoTrainer::new(
+    GrpoTrainer::new(
         "llama-0",
         "sum",
         model,
         CharTokenizer,
         data,
         rewards(),
-        weighter,
+        hypergradient(),
         config,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn grpo_trainer_trains_only_the_lora_adapters_of_a_llama() {
+    let model = lora_llama();
+    let base_before = model.blocks[0].attn.wq.weight.base().into_data();
+    let embed_before = model.embed.weight.val().into_data();
+    let mut trainer = trainer(model, small_config(3, 0.04));
     let global = trainer.policy().to_param_set().unwrap();
     assert_eq!(global.len(), LAYERS * 7 * 2, "only the adapter factors");
     assert!(global.names().all(|n| n.contains(".lora.")));
@@ -202,44 +221,13 @@ fn a_tokenizer_of_another_vocabulary_is_rejected() {
 #[test]
 fn per_row_objective_gradients_of_a_lora_llama_match_the_per_objective_passes() {
     use crate::ObjectiveGradientMode;
-    let lora = LoraConfig {
-        rank: 2,
-        alpha: 4.0,
-        ..LoraConfig::default()
-    };
-    let model = Llama::from_gguf(&gguf_of(&random_weights(21, true)), None, &Device::flex())
-        .unwrap()
-        .with_lora(&lora)
-        .unwrap();
+    let model = lora_llama();
     for beta in [0.0, 0.04] {
         let run = |mode: ObjectiveGradientMode| {
-            let mut config = GrpoTrainerConfig {
-                local_steps: 2,
-                objective_gradients: mode,
-                micro_batch_rows: Some(3),
-                ..Default::default()
-            };
-            config.grpo.num_generations = 4;
-            config.grpo.prompts_per_step = 2;
-            config.grpo.max_completion_length = 3;
-            config.grpo.learning_rate = 1e-2;
-            config.grpo.beta = beta;
-            config.grpo.seed = 5;
-            let weighter = WeighterConfig::Hypergradient(HypergradientConfig::default())
-                .build(2)
-                .unwrap();
-            let data = Dataset::from_prompts(prompts(20), 4, 4).unwrap();
-            let mut trainer = GrpoTrainer::new(
-                "llama-0",
-                "sum",
-                model.clone(),
-                CharTokenizer,
-                data,
-                rewards(),
-                weighter,
-                config,
-            )
-            .unwrap();
+            let mut config = small_config(2, beta);
+            config.objective_gradients = mode;
+            config.micro_batch_rows = Some(3);
+            let mut trainer = trainer(model.clone(), config);
             let global = trainer.policy().to_param_set().unwrap();
             trainer.train(&global, &RoundPlan::new(1, 3)).unwrap()
         };
