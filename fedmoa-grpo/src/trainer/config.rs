@@ -27,7 +27,8 @@ pub struct GrpoTrainerConfig {
     /// a separate update pass (default false). The weighter then sees the KL-regularised
     /// primary loss: on a step where the primary reward has no variance, `g_0` is the KL's
     /// pull alone, and the cosine-normalised hypergradient treats it as full-size primary
-    /// signal. The default keeps the paper's `g_0 = ∇L_0`.
+    /// signal. The default keeps the paper's `g_0 = ∇L_0`. Only with
+    /// [`ObjectiveGradientMode::PerObjective`] (validation rejects it with `PerRow`).
     pub kl_in_primary_gradient: bool,
     /// How the per-objective gradients a weighter asks for are computed (default
     /// [`ObjectiveGradientMode::PerObjective`]).
@@ -126,6 +127,14 @@ impl GrpoTrainerConfig {
         if self.micro_batch_rows == Some(0) {
             return Err(ConfigError::new("micro_batch_rows", "must be > 0 when set"));
         }
+        if self.kl_in_primary_gradient && self.objective_gradients == ObjectiveGradientMode::PerRow
+        {
+            return Err(ConfigError::new(
+                "kl_in_primary_gradient",
+                "folds the KL term into the primary objective's pass, which objective_gradients \
+                 = \"per_row\" does not run; set one of them",
+            ));
+        }
         Ok(())
     }
 
@@ -165,6 +174,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.validate().unwrap_err().field, "micro_batch_rows");
+        let c = GrpoTrainerConfig {
+            kl_in_primary_gradient: true,
+            objective_gradients: ObjectiveGradientMode::PerRow,
+            ..Default::default()
+        };
+        let err = c.validate().unwrap_err();
+        assert_eq!(err.field, "kl_in_primary_gradient");
+        assert!(err.to_string().contains("per_row"), "{err}");
     }
 
     #[test]
