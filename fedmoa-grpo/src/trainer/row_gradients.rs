@@ -160,7 +160,11 @@ impl<P: Policy> GrpoTrainer<P> {
         // Each objective's part through the shared prompts: one backward of their forward
         // per objective (the first reuses the forward the rows continued).
         let mut forward = prompts;
-        for sum in sums.iter_mut().filter(|s| s.has_signal) {
+        let continued_prompts = leaves.is_some();
+        for sum in sums
+            .iter_mut()
+            .filter(|s| continued_prompts && s.has_signal)
+        {
             let Some(prefix) = forward
                 .take()
                 .or_else(|| subset.prefill_prompts(&self.policy, &train_dev))
