@@ -20,6 +20,7 @@ mod dynamic_sampling;
 mod eval;
 mod grads;
 mod loss_pass;
+mod objective_gradient_mode;
 mod objective_passes;
 mod row_chunks;
 mod row_gradients;
@@ -40,10 +41,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use builder::GrpoTrainerBuilder;
-pub use config::{GrpoTrainerConfig, ObjectiveGradientMode};
+pub use config::GrpoTrainerConfig;
 pub use eval::greedy_texts;
 pub use fedmoa_rewards::Dataset;
 pub use grads::ProximalAnchor;
+pub use objective_gradient_mode::ObjectiveGradientMode;
 use scoring::score_completions;
 pub use step_metrics::{LossMetrics, ObjectiveStepMetrics, StepMetrics};
 
