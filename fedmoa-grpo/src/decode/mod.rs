@@ -52,14 +52,15 @@ pub trait Decode {
         cache: &mut KvCache,
     ) -> Tensor<2>;
 
-    /// Drops the rows of `cache` that are not in `rows` (strictly increasing indices of
-    /// its rows), so that later calls run the kept rows alone, when this model then gives
-    /// each kept row the same logits, bit for bit, as it would with every row; returns
-    /// whether it did. The sampler calls it as completions end. The default keeps every
-    /// row.
-    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> bool {
+    /// Drops rows of `cache` that are not in `rows` (strictly increasing indices of its
+    /// rows), so that later calls run fewer rows, when this model then gives each kept row
+    /// the same logits, bit for bit, as it would with every row. Returns the rows it kept,
+    /// strictly increasing: `rows` and any others the model needs beside them to keep that
+    /// promise. `None`: nothing was dropped. The sampler calls it as completions end and
+    /// follows what the model kept. The default keeps every row.
+    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> Option<Vec<usize>> {
         let _ = (cache, rows);
-        false
+        None
     }
 }
 

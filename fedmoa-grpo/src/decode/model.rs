@@ -184,8 +184,16 @@ impl Decode for DecodeModel {
 
     /// Drops rows of a cache held on the host: a host step computes every row on its own
     /// (the same kernels and order of sums for any number of rows), except a single row,
-    /// which sums by blocks in another order; so two rows stay at least.
-    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> bool {
-        self.host.is_some() && rows.len() >= 2 && cache.retain_host_rows(rows)
+    /// which sums by blocks in another order; so a lone row keeps a companion (the first
+    /// other row) and two rows stay at least.
+    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> Option<Vec<usize>> {
+        self.host.as_ref()?;
+        let n = cache.host_rows()?;
+        let mut kept = rows.to_vec();
+        if let [row] = kept[..] {
+            kept.push(usize::from(row == 0));
+            kept.sort_unstable();
+        }
+        (kept.len() < n && cache.retain_host_rows(&kept)).then_some(kept)
     }
 }

@@ -335,8 +335,12 @@ impl Decode for Recorded<'_> {
         self.model.last_logits(tokens, left_pad, cache)
     }
 
-    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> bool {
-        self.drops && self.model.retain_rows(cache, rows)
+    fn retain_rows(&self, cache: &mut KvCache, rows: &[usize]) -> Option<Vec<usize>> {
+        if self.drops {
+            self.model.retain_rows(cache, rows)
+        } else {
+            None
+        }
     }
 }
 
@@ -379,4 +383,60 @@ fn dropping_finished_rows_draws_the_same_tokens() {
         // Completions end early often enough that some draws ran narrower batches.
         assert!(narrowed >= 3, "{narrowed}");
     }
+}
+
+#[test]
+fn a_lone_row_keeps_a_companion_and_kept_rows_keep_their_logits() {
+    let dev = Device::flex();
+    let policy = block_valued_llama(true, 17);
+    let fast = policy.decode_model().unwrap();
+    // Prefill three rows, then one step each, so that the cache is on the host.
+    let start = |cache: &mut KvCache| {
+        let prompts = Tensor::<2, Int>::from_data([[3, 4], [5, 6], [7, 8]], &dev);
+        fast.last_logits(prompts, &[0, 0, 0], cache);
+        let step = Tensor::<2, Int>::from_data([[9], [10], [11]], &dev);
+        fast.last_logits(step, &[], cache);
+    };
+    let next = |ids: Vec<i64>| {
+        let n = ids.len();
+        Tensor::<2, Int>::from_data(TensorData::new(ids, [n, 1]), &dev)
+    };
+    let mut all = fast.new_cache();
+    start(&mut all);
+    assert_eq!(all.host_rows(), Some(3));
+    let every = fast.last_logits(next(vec![12, 13, 14]), &[], &mut all);
+    for (rows, kept) in [
+        (vec![1], vec![0, 1]),
+        (vec![0], vec![0, 1]),
+        (vec![0, 2], vec![0, 2]),
+    ] {
+        let mut cache = fast.new_cache();
+        start(&mut cache);
+        assert_eq!(
+            fast.retain_rows(&mut cache, &rows),
+            Some(kept.clone()),
+            "{rows:?}"
+        );
+        assert_eq!(cache.host_rows(), Some(kept.len()));
+        let ids = kept.iter().map(|&r| [12, 13, 14][r]).collect();
+        let logits = fast.last_logits(next(ids), &[], &mut cache);
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(kept.iter().map(|&r| r as i64).collect(), [kept.len()]),
+            &dev,
+        );
+        assert_eq!(
+            logits.into_data(),
+            every.clone().select(0, index).into_data(),
+            "{rows:?}: the kept rows' logits changed"
+        );
+    }
+    // Nothing to drop: every row kept.
+    let mut cache = fast.new_cache();
+    start(&mut cache);
+    assert_eq!(fast.retain_rows(&mut cache, &[0, 1, 2]), None);
+    assert_eq!(
+        fast.retain_rows(&mut cache, &[1, 0]),
+        None,
+        "not increasing"
+    );
 }

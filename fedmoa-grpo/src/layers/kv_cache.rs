@@ -155,6 +155,11 @@ impl KvCache {
         copy
     }
 
+    /// Rows of a cache whose keys and values are on the host; `None` when they are not.
+    pub(crate) fn host_rows(&self) -> Option<usize> {
+        self.host.as_ref().map(|host| host.shape()[0])
+    }
+
     /// Keeps only rows `rows` (strictly increasing, each below the row count) of a cache
     /// whose keys and values are on the host ([`KvCache::host_mut`]), so that later host
     /// steps run those rows alone; `false`, and nothing changed, when the cache is not on

@@ -118,8 +118,9 @@ impl Sampler {
     /// (non-autodiff) device, e.g. `policy.inference_copy()`.
     ///
     /// # Errors
-    /// [`GrpoError::Config`] for a bad config, [`GrpoError::Input`] for an empty batch or
-    /// a prompt too long for `max_new_tokens` within the model's `max_seq_len`.
+    /// [`GrpoError::Config`] for a bad config, [`GrpoError::Input`] for an empty batch, a
+    /// prompt too long for `max_new_tokens` within the model's `max_seq_len`, or a model
+    /// whose [`Decode::retain_rows`] names rows it does not have.
     pub fn generate<D: Decode + ?Sized>(
         &mut self,
         model: &D,
@@ -180,11 +181,22 @@ impl Sampler {
             if step + 1 == config.max_new_tokens || out.iter().all(|c| c.finished) {
                 break;
             }
-            let keep = rows_to_keep(&active, &out);
+            let unfinished: Vec<usize> = (0..active.len())
+                .filter(|&p| !out[active[p]].finished)
+                .collect();
             let mut next_ids = ids;
-            if keep.len() < active.len() && model.retain_rows(&mut cache, &keep) {
-                next_ids = keep.iter().map(|&p| next_ids[p]).collect();
-                active = keep.iter().map(|&p| active[p]).collect();
+            if unfinished.len() < active.len()
+                && let Some(kept) = model.retain_rows(&mut cache, &unfinished)
+            {
+                match (pick(&next_ids, &kept), pick(&active, &kept)) {
+                    (Some(ids), Some(rows)) => (next_ids, active) = (ids, rows),
+                    _ => {
+                        return Err(GrpoError::Input(format!(
+                            "the model kept rows {kept:?} of {}",
+                            active.len()
+                        )));
+                    }
+                }
             }
             let rows = next_ids.len();
             let next = Tensor::<2, Int>::from_data(TensorData::new(next_ids, [rows, 1]), device);
@@ -234,19 +246,9 @@ impl Sampler {
     }
 }
 
-/// The positions in `active` of the rows to keep decoding: the unfinished ones, and, when
-/// only one is left of several rows, the first finished one beside it (a model may run
-/// one row in another order of sums than several, [`Decode::retain_rows`]).
-fn rows_to_keep(active: &[usize], out: &[Completion]) -> Vec<usize> {
-    let mut keep: Vec<usize> = (0..active.len())
-        .filter(|&p| !out[active[p]].finished)
-        .collect();
-    if keep.len() == 1 && active.len() > 1 {
-        let companion = usize::from(keep[0] == 0);
-        keep.push(companion);
-        keep.sort_unstable();
-    }
-    keep
+/// `values` at positions `kept`; `None` when one is out of range.
+fn pick<T: Copy>(values: &[T], kept: &[usize]) -> Option<Vec<T>> {
+    kept.iter().map(|&p| values.get(p).copied()).collect()
 }
 
 /// Inverse-CDF choice over the tokens kept by top-k and top-p.
