@@ -59,7 +59,7 @@ impl PromptPrefix {
             .into_iter()
             .zip(cotangents)
             .filter_map(|(t, g)| {
-                let g = Tensor::<4>::from_data(g.as_ref()?.to_data(), &t.device());
+                let g = g.as_ref()?.clone().to_device(&t.device());
                 Some((t * g).sum())
             })
             .reduce(|a, b| a + b)
