@@ -288,12 +288,12 @@ struct Args {
     /// Measure decoding only (no trainer steps); the JSON line then holds the decode rates.
     #[arg(long)]
     decode_only: bool,
-    /// Run the fixed-weight trainer only (no hypergradient runs); the JSON line then has no
+    /// Run the fixed-weight trainer only (`--arms fixed`); the JSON line then has no
     /// hypergradient step times.
     #[arg(long)]
     fixed_only: bool,
-    /// The trainers to run, in this order (the ratios are to the fixed-weight step when it
-    /// ran before them). Alternate the order between runs to cancel the machine's drift.
+    /// The trainers to run, in this order (the ratios are to the fixed-weight step, when it
+    /// ran). Alternate the order between runs to cancel the machine's drift.
     #[arg(
         long,
         value_delimiter = ',',
@@ -304,7 +304,7 @@ struct Args {
     #[arg(long)]
     skip_decode: bool,
     /// KL weight β of every trainer (TRL's benchmark setting: 0.04; TRL's default and
-    /// `smollm2_gsm8k`'s: 0, which needs no reference forward).
+    /// the SmolLM2 federation configs': 0, which needs no reference forward).
     #[arg(long, default_value_t = 0.04)]
     beta: f64,
     /// The SmolLM2 GGUF file (`scripts/fetch-smollm2.sh` prints its path).
