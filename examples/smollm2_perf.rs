@@ -31,6 +31,8 @@
 //! cargo run --release --example smollm2_perf -- --fixed-only
 //! # every trainer at β = 0 (TRL's default): no reference forward
 //! cargo run --release --example smollm2_perf -- --beta 0
+//! # a third objective (a word budget)
+//! cargo run --release --example smollm2_perf -- --objectives 3
 //! # chosen trainers in a chosen order, no decoding figures (alternate the order between
 //! # runs: the machine's speed drifts)
 //! cargo run --release --example smollm2_perf -- --skip-decode --arms hypergradient-per-row,fixed
@@ -84,8 +86,8 @@ fn prompts() -> Vec<Prompt> {
 
 /// Objective 0: the last number is the answer (TRL's benchmark reward); objective 1: the
 /// answer follows `####` (a format auxiliary, so that the hypergradient has two objectives).
-fn rewards() -> Vec<Box<dyn RewardFn>> {
-    vec![
+fn rewards(objectives: usize) -> Vec<Box<dyn RewardFn>> {
+    let all: Vec<Box<dyn RewardFn>> = vec![
         Box::new(FnReward::new(
             "accuracy",
             RewardRange::UNIT,
@@ -101,7 +103,16 @@ fn rewards() -> Vec<Box<dyn RewardFn>> {
             RewardRange::UNIT,
             |_: &Prompt, c: &str| f32::from(u8::from(c.contains("####"))),
         )),
-    ]
+        Box::new(FnReward::new(
+            "brevity",
+            RewardRange::UNIT,
+            |_: &Prompt, c: &str| {
+                let words = c.split_whitespace().count() as f32;
+                (1.0 - words / 48.0).clamp(0.0, 1.0)
+            },
+        )),
+    ];
+    all.into_iter().take(objectives).collect()
 }
 
 /// Which weighter a benchmarked trainer runs.
@@ -177,7 +188,7 @@ fn trainer_steps(
     } else {
         WeighterConfig::Hypergradient(HypergradientConfig::default())
     }
-    .build(2)?;
+    .build(usize::from(args.objectives))?;
     let chat = ChatPromptTokenizer::new(tok.clone()).with_system(SMOLLM2_DEFAULT_SYSTEM);
     let data = Dataset::from_prompts(prompts(), 1, 0)?;
     let mut trainer = GrpoTrainer::new(
@@ -186,7 +197,7 @@ fn trainer_steps(
         policy,
         chat,
         data,
-        rewards(),
+        rewards(usize::from(args.objectives)),
         weighter,
         config,
     )?;
@@ -303,6 +314,10 @@ struct Args {
     /// Skip the decoding measurements (trainer steps only).
     #[arg(long)]
     skip_decode: bool,
+    /// Objectives (rewards) of every trainer: 1 (TRL's accuracy), 2 (and a `####` format line) or
+    /// 3 (and a word budget, which varies within nearly every group).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
+    objectives: u8,
     /// KL weight β of every trainer (TRL's benchmark setting: 0.04; TRL's default and
     /// the SmolLM2 federation configs': 0, which needs no reference forward).
     #[arg(long, default_value_t = 0.04)]
@@ -466,9 +481,10 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         })
         .collect();
     println!(
-        "GrpoTrainer<Llama> step (TRL's setting, β = {}, 2 objectives): {}; peak RSS of the \
+        "GrpoTrainer<Llama> step (TRL's setting, β = {}, {} objectives): {}; peak RSS of the \
          fixed-weight steps {} MB",
         args.beta,
+        args.objectives,
         summary.join("; "),
         json.get("peak_rss_mb")
             .and_then(serde_json::Value::as_f64)
