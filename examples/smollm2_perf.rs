@@ -480,15 +480,17 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
             )
         })
         .collect();
+    let rss = json
+        .get("peak_rss_mb")
+        .and_then(serde_json::Value::as_f64)
+        .map_or(String::new(), |mb| {
+            format!("; peak RSS of the fixed-weight steps {mb:.0} MB")
+        });
     println!(
-        "GrpoTrainer<Llama> step (TRL's setting, β = {}, {} objectives): {}; peak RSS of the \
-         fixed-weight steps {} MB",
+        "GrpoTrainer<Llama> step (TRL's setting, β = {}, objectives: {}): {}{rss}",
         args.beta,
         args.objectives,
         summary.join("; "),
-        json.get("peak_rss_mb")
-            .and_then(serde_json::Value::as_f64)
-            .map_or("-".to_owned(), |mb| format!("{mb:.0}"))
     );
     println!("{}", serde_json::Value::Object(json));
     Ok(())
