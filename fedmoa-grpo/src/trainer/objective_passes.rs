@@ -62,6 +62,13 @@ pub(super) struct PassInputs<'a> {
     pub inv_temp: f64,
 }
 
+impl PassInputs<'_> {
+    /// The loss mask's tokens: the rollout's normaliser of token-level losses.
+    pub fn loss_tokens(&self) -> f64 {
+        self.host_mask.iter().map(|&m| f64::from(m)).sum()
+    }
+}
+
 /// The rows of a rollout that carry one objective's signal.
 pub(super) struct RowSubset {
     /// Their indices in the rollout.
@@ -75,6 +82,26 @@ pub(super) struct RowSubset {
 }
 
 impl RowSubset {
+    /// Rows `rows` of `inputs` (in that order), with the whole rollout's loss normalisers.
+    ///
+    /// # Errors
+    /// [`GrpoError::Input`] for no rows (from [`SequenceBatch::select_rows`]).
+    pub fn of(inputs: &PassInputs<'_>, rows: Vec<usize>) -> Result<Self, GrpoError> {
+        let c = inputs.batch.completion_width;
+        Ok(Self {
+            batch: inputs.batch.select_rows(&rows)?,
+            mask: rows
+                .iter()
+                .flat_map(|&r| inputs.host_mask[r * c..(r + 1) * c].iter().copied())
+                .collect(),
+            totals: BatchTotals {
+                sequences: inputs.batch.n_rows(),
+                tokens: inputs.loss_tokens(),
+            },
+            rows,
+        })
+    }
+
     /// The loss mask of these rows as a tensor on `device`.
     pub fn mask_tensor(&self, device: &Device) -> Tensor<2> {
         Tensor::<2>::from_data(
@@ -206,27 +233,14 @@ impl<P: Policy> GrpoTrainer<P> {
         let rows: Vec<usize> = (0..advantages.len())
             .filter(|&r| advantages[r] != 0.0)
             .collect();
-        let tokens: f64 = inputs.host_mask.iter().map(|&m| f64::from(m)).sum();
         if !self.config.skip_rows_without_signal
             || rows.len() == advantages.len()
             || settings.loss_type == LossType::Bnpo
-            || tokens <= 0.0
+            || inputs.loss_tokens() <= 0.0
         {
             return Ok(None);
         }
-        let c = inputs.batch.completion_width;
-        Ok(Some(RowSubset {
-            batch: inputs.batch.select_rows(&rows)?,
-            mask: rows
-                .iter()
-                .flat_map(|&r| inputs.host_mask[r * c..(r + 1) * c].iter().copied())
-                .collect(),
-            totals: BatchTotals {
-                sequences: advantages.len(),
-                tokens,
-            },
-            rows,
-        }))
+        Ok(Some(RowSubset::of(inputs, rows)?))
     }
 
     /// The detached token log-probs and mean entropy of the current policy on `inputs`,

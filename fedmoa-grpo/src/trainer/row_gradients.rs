@@ -28,10 +28,10 @@ use fedmoa_core::axpy_slice;
 
 use super::GrpoTrainer;
 use super::loss_pass::{PassRows, add_cotangents};
-use super::objective_passes::{ObjectivePasses, PassInputs};
+use super::objective_passes::{ObjectivePasses, PassInputs, RowSubset};
 use super::row_chunks::{RowChunk, RowOrder, row_chunks_among};
 use crate::batch::{PromptPrefix, SequenceBatch};
-use crate::grpo::{BatchTotals, LossSettings, flatten_gradients, trainable_len};
+use crate::grpo::{LossSettings, flatten_gradients, trainable_len};
 use crate::{GrpoError, Policy};
 
 /// Whose gradient a chunk's backward is.
@@ -79,16 +79,15 @@ impl<P: Policy> GrpoTrainer<P> {
                     || per_objective.iter().any(|column| column[r] != 0.0)
             })
             .collect();
-        let tokens: f64 = inputs.host_mask.iter().map(|&m| f64::from(m)).sum();
-        if rows.is_empty() || tokens <= 0.0 {
+        if rows.is_empty() || inputs.loss_tokens() <= 0.0 {
             return Ok(finish(sums, None, None, 0, 0.0, start));
         }
-        let totals = BatchTotals {
-            sequences: n,
-            tokens,
-        };
-        let subset = inputs.batch.select_rows(&rows)?;
-        let chunks = self.planned_chunks(&subset, &rows, per_objective, &train_dev)?;
+        // The trainer's loss mask travels with the rows (it may leave out truncated
+        // completions), with the whole rollout's normalisers.
+        let selected = RowSubset::of(inputs, rows)?;
+        let mask = selected.mask_tensor(&train_dev);
+        let (rows, subset, totals) = (&selected.rows, &selected.batch, selected.totals);
+        let chunks = self.planned_chunks(subset, rows, per_objective, &train_dev)?;
         let prompts = if self.config.share_prompt_forward {
             subset.prefill_prompts(&self.policy, &train_dev)
         } else {
@@ -96,17 +95,6 @@ impl<P: Policy> GrpoTrainer<P> {
         };
         let leaves = prompts.as_ref().map(PromptPrefix::detached);
         let targets = subset.target_tensor(&train_dev);
-        // The loss mask of these rows (the trainer's: it may leave out truncated completions).
-        let c = inputs.batch.completion_width;
-        let mask = Tensor::<2>::from_data(
-            TensorData::new(
-                rows.iter()
-                    .flat_map(|&r| inputs.host_mask[r * c..(r + 1) * c].iter().copied())
-                    .collect::<Vec<f32>>(),
-                [rows.len(), c],
-            ),
-            &train_dev,
-        );
         let pass_settings = settings.without_kl();
         let mut logprobs = Vec::with_capacity(chunks.len());
         let (mut entropy_sum, mut n_tokens) = (0.0f64, 0.0f64);

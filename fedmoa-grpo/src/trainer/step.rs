@@ -322,11 +322,10 @@ impl<P: Policy> GrpoTrainer<P> {
         let per_row = self.config.objective_gradients == ObjectiveGradientMode::PerRow
             && settings.loss_type != LossType::Bnpo;
         // With β > 0 the KL term joins the primary pass (β / w_0) when configured and
-        // w_0 > 0, so that Σ_k w_k g_k is the update's gradient (per-objective passes only).
+        // w_0 > 0, so that Σ_k w_k g_k is the update's gradient (validation allows it with
+        // the per-objective passes only).
         let primary_kl = match (&batch.ref_logprobs, weights.first()) {
-            (Some(ref_logprobs), Some(&w0))
-                if self.config.kl_in_primary_gradient && w0 > 0.0 && !per_row =>
-            {
+            (Some(ref_logprobs), Some(&w0)) if self.config.kl_in_primary_gradient && w0 > 0.0 => {
                 Some(PrimaryKl {
                     ref_logprobs: ref_logprobs.clone(),
                     beta: grpo.beta / f64::from(w0),
