@@ -440,8 +440,8 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     // The real trainer in TRL's setting (../shared/bench/trl_grpo_step.py): one prompt per
     // step, G = 8, at most 64 new tokens, LoRA r = 16 on all 7 projections, β = 0.04,
     // T = 1.0, learning rate 1e-5; the same prompts. Median step time after the first.
-    drop(model);
-    let base = Llama::from_gguf(&file, Some(1024), &plain)?;
+    // The trainers adapt the model loaded above (the decoding figures only borrowed it).
+    let base = model;
     drop(file);
     let arms = if args.fixed_only {
         vec![Weighting::Fixed]
