@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{digit_rewards, toy_config, toy_trainer};
+use common::{assert_same_delta, digit_rewards, toy_config, toy_trainer};
 use fedmoa_core::{
     GradientSignals, LocalTrainer, ObjectiveWeighter, RoundPlan, Signals, StepSignals,
     WeighterError,
@@ -159,13 +159,7 @@ fn per_row_gradients_equal_the_per_objective_passes() {
             }
         }
         assert_close(&rows.losses, &passes.losses, 1.0, &format!("{what}: loss"));
-        let gap = rows.delta.sub(&passes.delta).expect("same layout").norm();
-        assert!(passes.delta.norm() > 0.0, "{what}: no update");
-        assert!(
-            gap < 1e-3 * passes.delta.norm(),
-            "{what}: ‖Δ_rows − Δ_passes‖ {gap} vs ‖Δ‖ {}",
-            passes.delta.norm()
-        );
+        assert_same_delta(&rows.delta, &passes.delta, &what);
         // One row pass per step with signal; bnpo keeps one pass per objective.
         for (a, b) in rows.passes.iter().zip(&passes.passes) {
             if loss_type == LossType::Bnpo {

@@ -121,3 +121,14 @@ pub fn toy_trainer(
     let data = Dataset::from_prompts(digit_prompts(60, 2), 12, 6).expect("split");
     GrpoTrainer::new("toy-0", "toy", model, tok, data, rewards, weighter, config).expect("trainer")
 }
+
+/// Asserts that update `a` agrees with the non-zero update `b` to 1e-3 of `b`'s norm.
+pub fn assert_same_delta(a: &fedmoa_core::ParamSet, b: &fedmoa_core::ParamSet, what: &str) {
+    let gap = a.sub(b).expect("same layout").norm();
+    assert!(b.norm() > 0.0, "{what}: no update");
+    assert!(
+        gap < 1e-3 * b.norm(),
+        "{what}: ‖Δa − Δb‖ {gap} vs ‖Δb‖ {}",
+        b.norm()
+    );
+}
