@@ -79,17 +79,19 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         for (total, secs) in block_secs.iter_mut().zip([forward, in_out, out_in]) {
             *total += secs * per_block as f64;
         }
-        println!(
-            "| {name} | {d_in} → {d_out} | {:.1} | {:.1} | {:.1} |",
+        // GFLOP/s; `train` runs two products.
+        let rates = [
             flops / forward / 1e9,
             2.0 * flops / in_out / 1e9,
             2.0 * flops / out_in / 1e9,
+        ];
+        println!(
+            "| {name} | {d_in} → {d_out} | {:.1} | {:.1} | {:.1} |",
+            rates[0], rates[1], rates[2]
         );
         json.push(format!(
             "\"{d_in}x{d_out}\":[{:.1},{:.1},{:.1}]",
-            flops / forward / 1e9,
-            2.0 * flops / in_out / 1e9,
-            2.0 * flops / out_in / 1e9
+            rates[0], rates[1], rates[2]
         ));
     }
     println!(
